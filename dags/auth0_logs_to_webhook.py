@@ -1,0 +1,56 @@
+"""Auth0 logs to a webhook: read new tenant logs, deliver them (mapped), commit the checkpoint.
+
+Wiring only: the logic lives in the `auth0_webhooks` package. Settings: Variable
+`auth0_webhooks_config`; checkpoint: Variable `auth0_webhooks_checkpoint`; connections
+`auth0_default`, `auth0_webhook`, `auth0_slack` (optional). See the README.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task
+
+from auth0_webhooks.dag_settings import parse_time_settings
+from auth0_webhooks.names import DAG_ID
+from auth0_webhooks.operators import LogsToWebhookOperator
+from auth0_webhooks.pipeline import DELIVER_TASK_ID, READ_TASK_ID, commit_step, read_step
+
+config = parse_time_settings()
+settings = config.settings
+
+with DAG(
+    dag_id=DAG_ID,
+    description="Ships Auth0 tenant logs to a webhook; nothing lost, nothing leaked",
+    schedule=CronDataIntervalTimetable(settings.cron, timezone="UTC") if settings.cron else None,
+    start_date=datetime(2024, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__ + (f"\n\n**Settings problem:** {config.problem}" if config.problem else ""),
+    tags=["auth0", "webhook"],
+    params={
+        "dry_run": Param(False, type="boolean", description="Read and filter only: send nothing, move nothing."),
+        "max_logs": Param(None, type=["null", "integer"], minimum=1, description="Read at most this many logs."),
+        "start_from": Param(None, type=["null", "string"],
+                            description="This run only: a log_id to continue after, or an ISO date."),
+    },
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": True,
+                  "max_retry_delay": timedelta(minutes=10)},
+) as dag:
+
+    @task(task_id=READ_TASK_ID, execution_timeout=timedelta(minutes=30))
+    def read_logs(**context):
+        return read_step(context)
+
+    @task(trigger_rule="all_done", retries=0)
+    def commit(**context):
+        return commit_step(context)
+
+    units = read_logs()
+    delivered = LogsToWebhookOperator.partial(
+        task_id=DELIVER_TASK_ID,
+        max_active_tis_per_dagrun=settings.webhook_concurrent_calls,
+        map_index_template="{{ unit_label }}",
+        execution_timeout=timedelta(minutes=30),
+    ).expand(unit=units)
+    delivered >> commit()

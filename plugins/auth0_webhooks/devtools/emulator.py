@@ -1,0 +1,1332 @@
+"""Auth0 Management API emulator: POST /oauth/token and GET /api/v2/logs, as a real tenant answers.
+
+Follows the rules in the project's reference notes: client-credentials tokens with expiry,
+checkpoint mode (`from`/`take`, `Link: rel="next"`, 400 for a checkpoint past retention),
+search mode (Lucene-ish `q`, `sort`, `page`/`per_page`, `include_totals`, 1,000-result cap,
+414 for long queries), a token-bucket rate limit with `x-ratelimit-*` headers on every logs
+answer, retention, and seedable fault injection. Control endpoints under `/__emulator/` let
+another process drive it. Run: `python -m auth0_webhooks.devtools.emulator --help`.
+
+The HTTP plumbing here (`BackgroundServer`, `Request`, `Reply`) is shared with the receiver.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import collections
+import fnmatch
+import json
+import math
+import random
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field, fields
+from datetime import date as date_type
+from datetime import datetime, timedelta, timezone
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Iterable
+from urllib.parse import parse_qs, urlsplit
+
+from auth0_webhooks.devtools.events import (
+    LOG_ID_LENGTH,
+    EventFactory,
+    date_ms,
+    default_start,
+    format_date,
+    parse_date,
+    to_epoch_ms,
+)
+
+JSON_TYPE = "application/json; charset=utf-8"
+MAX_QUERY_LENGTH = 4000
+MAX_SEARCH_RESULTS = 1000
+UNLIMITED_RATE_LIMIT = 1000  # x-ratelimit-limit/remaining shown when no limit is set
+
+# --------------------------------------------------------------------------- HTTP plumbing
+
+
+@dataclass
+class Request:
+    """One parsed HTTP request handed to a server's `handle`."""
+
+    method: str
+    target: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-cased names
+    body: bytes
+    connection: socket.socket | None = None
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        """A header value by case-insensitive name."""
+        return self.headers.get(name.lower(), default)
+
+    def json(self) -> Any:
+        """The body parsed as JSON ({} when empty); ValueError when malformed."""
+        return json.loads(self.body) if self.body.strip() else {}
+
+
+@dataclass
+class Reply:
+    """What to answer: status, body, headers; `drop` closes the connection without answering."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False
+
+
+def json_reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> Reply:
+    """A JSON reply."""
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    return Reply(status, body, {"Content-Type": JSON_TYPE, **(headers or {})})
+
+
+def raw_json_reply(status: int, text: str, headers: dict[str, str] | None = None) -> Reply:
+    """A reply whose body is already JSON text."""
+    return Reply(status, text.encode(), {"Content-Type": JSON_TYPE, **(headers or {})})
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Keep-alive HTTP/1.1 handler that hands every request to `server.owner.handle`."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server_version = "auth0-webhooks-devtools/1.0"
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.owner._track(self.connection, True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.owner._track(self.connection, False)
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._read_chunked()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _read_chunked(self) -> bytes:
+        parts = []
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                return b"".join(parts)
+            parts.append(self.rfile.read(size))
+            self.rfile.readline()
+
+    def _dispatch(self) -> None:
+        body = self._read_body()
+        split = urlsplit(self.path)
+        query = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        request = Request(self.command, self.path, split.path, query, headers, body, self.connection)
+        owner = self.server.owner
+        try:
+            reply = owner.handle(request)
+        except Exception as exc:  # a bug in a dev tool must not kill the connection silently
+            reply = json_reply(500, {"statusCode": 500, "error": "Internal Server Error", "message": repr(exc)})
+        self._send(reply)
+
+    def _send(self, reply: Reply) -> None:
+        if reply.drop:
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        self.send_response(reply.status)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(reply.body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+        if self.server.owner.verbose and self.server.owner.log_requests:
+            sys.stderr.write(f"[{self.server.owner.name}] {self.address_string()} {format % args}\n")
+            sys.stderr.flush()
+
+
+class _ThreadingServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that hang up (timeouts, dropped connections) are normal here: stay quiet."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
+class BackgroundServer:
+    """An HTTP server on a background thread: start() -> base_url, stop(), context manager."""
+
+    name = "server"
+    log_requests = True  # with verbose: print http.server's access line for every request
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, verbose: bool = False) -> None:
+        self.host = host
+        self.port = port
+        self.verbose = verbose
+        self._httpd: _ThreadingServer | None = None
+        self._thread: threading.Thread | None = None
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    @property
+    def base_url(self) -> str:
+        """http://host:port of the running server."""
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> str:
+        """Serve on a background thread; returns the base URL. Restarting reuses the same port."""
+        if self._httpd is not None:
+            return self.base_url
+        self._stopping.clear()
+        httpd = _ThreadingServer((self.host, self.port), _Handler)
+        httpd.owner = self  # type: ignore[attr-defined]
+        self.port = httpd.server_address[1]
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=f"{self.name}-{self.port}", daemon=True
+        )
+        self._thread.start()
+        return self.base_url
+
+    def stop(self) -> None:
+        """Stop serving and close every open connection (hanging answers are cut short)."""
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        self._stopping.set()
+        httpd.shutdown()
+        httpd.server_close()
+        with self._connections_lock:
+            connections, self._connections = list(self._connections), set()
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    @property
+    def running(self) -> bool:
+        """Whether the server is serving."""
+        return self._httpd is not None
+
+    def __enter__(self) -> "BackgroundServer":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep that stop() interrupts."""
+        if seconds > 0:
+            self._stopping.wait(seconds)
+
+    def handle(self, request: Request) -> Reply:
+        """Answer one request (subclasses)."""
+        raise NotImplementedError
+
+    def _track(self, conn: socket.socket, opened: bool) -> None:
+        with self._connections_lock:
+            if opened:
+                self._connections.add(conn)
+            else:
+                self._connections.discard(conn)
+
+
+def run_until_signalled(server: BackgroundServer, tick: Callable[[], None] | None = None, every: float = 0.0) -> None:
+    """Block until SIGTERM/SIGINT; call tick() every `every` seconds meanwhile; then stop."""
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    try:
+        while not stop.wait(every if tick and every > 0 else 3600):
+            if tick:
+                tick()
+    finally:
+        server.stop()
+
+
+# --------------------------------------------------------------------------- rate limit
+
+
+class TokenBucket:
+    """Auth0-style token bucket: `burst` requests at once, refilled at `per_second`."""
+
+    def __init__(self, burst: int, per_second: float, clock: Callable[[], float]) -> None:
+        self.burst = max(int(burst), 1)
+        self.per_second = float(per_second)
+        self.clock = clock
+        self.tokens = float(self.burst)
+        self.updated = clock()
+        self._lock = threading.Lock()
+
+    def _refill(self, now: float) -> None:
+        if now > self.updated:
+            self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.per_second)
+        self.updated = max(self.updated, now)
+
+    def take(self) -> tuple[bool, dict[str, str]]:
+        """Consume one token if any; returns (allowed, x-ratelimit-* headers)."""
+        with self._lock:
+            now = self.clock()
+            self._refill(now)
+            allowed = self.tokens >= 1
+            if allowed:
+                self.tokens -= 1
+            return allowed, self._headers(now)
+
+    def peek(self) -> dict[str, str]:
+        """The headers without consuming a token."""
+        with self._lock:
+            now = self.clock()
+            self._refill(now)
+            return self._headers(now)
+
+    def _headers(self, now: float) -> dict[str, str]:
+        missing = self.burst - self.tokens
+        full_at = now + (missing / self.per_second if self.per_second > 0 else 86400.0)
+        return {
+            "x-ratelimit-limit": str(self.burst),
+            "x-ratelimit-remaining": str(max(int(self.tokens), 0)),
+            "x-ratelimit-reset": str(int(math.ceil(full_at))),
+        }
+
+
+# --------------------------------------------------------------------------- faults
+
+
+@dataclass
+class FaultConfig:
+    """Probabilities of injected faults for one endpoint ("token" or "logs")."""
+
+    error_500: float = 0.0
+    error_503: float = 0.0
+    error_429: float = 0.0
+    drop: float = 0.0
+    hang: float = 0.0
+    hang_seconds: float = 5.0
+    malformed: float = 0.0
+
+    def draw(self, rng: random.Random) -> str | None:
+        """One random action ("500", "503", "429", "drop", "hang", "malformed") or None."""
+        roll, total = rng.random(), 0.0
+        for action, share in (("500", self.error_500), ("503", self.error_503), ("429", self.error_429),
+                              ("drop", self.drop), ("hang", self.hang), ("malformed", self.malformed)):
+            total += share
+            if roll < total:
+                return action
+        return None
+
+
+MALFORMED_KINDS = ("not_json", "not_list", "no_log_id")
+FAULT_ENDPOINTS = ("token", "logs")
+
+
+def validate_action(action: str) -> str:
+    """Check one scripted action: ok, drop, hang[:s], malformed[:kind] or an HTTP status."""
+    name, _, arg = str(action).partition(":")
+    valid = (
+        (name in ("ok", "drop") and not arg)
+        or (name == "hang" and (not arg or _is_number(arg)))
+        or (name == "malformed" and (not arg or arg in MALFORMED_KINDS))
+        or (name.isdigit() and 100 <= int(name) <= 599 and not arg)
+    )
+    if not valid:
+        raise ValueError(f"unknown fault action {action!r}")
+    return str(action)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- search queries
+
+
+class QueryError(ValueError):
+    """A `q` the emulator (like Auth0) rejects with 400."""
+
+
+_TOKEN_RE = re.compile(
+    r"""\s*(?:
+        (?P<lparen>\() | (?P<rparen>\)) |
+        (?P<range>[\[{][^\]}]*[\]}]) |
+        (?P<quoted>"(?:\\.|[^"\\])*") |
+        (?P<field>[A-Za-z_@][\w.@]*):(?=[^\s]) |
+        (?P<word>(?:\\.|[^\s()"\[\]{}\\])+)
+    )""",
+    re.X,
+)
+_UNESCAPE_RE = re.compile(r"\\(.)")
+_DAY_MS = 86_400_000
+_NEG, _POS = -(10**18), 10**18
+
+
+def _tokenize(q: str) -> list[tuple[str, str]]:
+    tokens, pos, q = [], 0, q.rstrip()
+    while pos < len(q):
+        match = _TOKEN_RE.match(q, pos)
+        if not match or match.end() == pos:
+            raise QueryError(f"cannot parse q near {q[pos:pos + 20]!r}")
+        kind = match.lastgroup or ""
+        tokens.append((kind, match.group(kind)))
+        pos = match.end()
+    return tokens
+
+
+def _unquote(text: str) -> str:
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        text = text[1:-1]
+    return _UNESCAPE_RE.sub(r"\1", text)
+
+
+def _date_bounds(text: str) -> tuple[int, int]:
+    """(first ms, last ms) a date value covers: a whole day for YYYY-MM-DD, else one instant."""
+    text = _unquote(text).strip()
+    try:
+        if len(text) == 10:
+            day = date_type.fromisoformat(text)
+            start = to_epoch_ms(datetime(day.year, day.month, day.day, tzinfo=timezone.utc))
+            return start, start + _DAY_MS - 1
+        instant = to_epoch_ms(parse_date(text))
+    except ValueError as exc:
+        raise QueryError(f"invalid date {text!r}") from exc
+    return instant, instant
+
+
+class _Parser:
+    """Recursive-descent parser for Auth0's Lucene-ish `q`: OR (or side by side) < AND < NOT."""
+
+    def __init__(self, q: str) -> None:
+        self.tokens = _tokenize(q)
+        self.pos = 0
+
+    def parse(self) -> tuple:
+        node = self._or(None)
+        if self.pos != len(self.tokens):
+            raise QueryError(f"unexpected {self.tokens[self.pos][1]!r} in q")
+        return node
+
+    def _peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def _is_op(self, *names: str) -> bool:
+        token = self._peek()
+        return token is not None and token[0] == "word" and token[1] in names
+
+    def _or(self, fld: str | None) -> tuple:
+        items = [self._and(fld)]
+        while self._peek() is not None and self._peek()[0] != "rparen":
+            if self._is_op("OR", "||"):  # terms side by side are OR'ed too, as in Lucene
+                self.pos += 1
+            items.append(self._and(fld))
+        return items[0] if len(items) == 1 else ("or", items)
+
+    def _and(self, fld: str | None) -> tuple:
+        items = [self._unary(fld)]
+        while self._is_op("AND", "&&"):
+            self.pos += 1
+            items.append(self._unary(fld))
+        return items[0] if len(items) == 1 else ("and", items)
+
+    def _unary(self, fld: str | None) -> tuple:
+        if self._is_op("NOT", "!"):
+            self.pos += 1
+            return ("not", self._unary(fld))
+        return self._primary(fld)
+
+    def _primary(self, fld: str | None) -> tuple:
+        token = self._peek()
+        if token is None:
+            raise QueryError("q ends too early")
+        kind, text = token
+        self.pos += 1
+        if kind == "lparen":
+            node = self._or(fld)
+            if self._peek() is None or self._peek()[0] != "rparen":
+                raise QueryError("missing ) in q")
+            self.pos += 1
+            return node
+        if kind == "field":
+            return self._primary(text)
+        if kind == "rparen":
+            raise QueryError("unexpected ) in q")
+        return self._value(fld, kind, text)
+
+    @staticmethod
+    def _value(fld: str | None, kind: str, text: str) -> tuple:
+        if fld is None:
+            return ("text", _unquote(text))
+        if kind == "range":
+            return _Parser._range(fld, text)
+        return ("term", fld, _unquote(text))
+
+    @staticmethod
+    def _range(fld: str, text: str) -> tuple:
+        parts = text[1:-1].strip().split()
+        if len(parts) != 3 or parts[1] != "TO":
+            raise QueryError(f"invalid range {text!r} (expected [A TO B])")
+        return ("range", fld, _unquote(parts[0]), text[0] == "[", _unquote(parts[2]), text[-1] == "]")
+
+
+def _field_value(log: dict, path: str) -> Any:
+    value: Any = log
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+class LogQuery:
+    """A compiled `q`: `matches(entry)` and the date window (ms, inclusive) it can match."""
+
+    def __init__(self, q: str) -> None:
+        self.node = _Parser(q).parse() if q.strip() else None
+        self.window = self._window(self.node) if self.node else None
+        self.date_only = self.node is not None and self._date_only(self.node)
+        self._predicate = self._compile(self.node) if self.node else None
+
+    def matches(self, entry: "_Entry") -> bool:
+        """Whether the log matches (always true for an empty q)."""
+        return self._predicate is None or self._predicate(entry)
+
+    def _compile(self, node: tuple) -> Callable[["_Entry"], bool]:
+        kind = node[0]
+        if kind in ("and", "or"):
+            parts = [self._compile(child) for child in node[1]]
+            combine = all if kind == "and" else any
+            return lambda entry: combine(part(entry) for part in parts)
+        if kind == "not":
+            inner = self._compile(node[1])
+            return lambda entry: not inner(entry)
+        if kind == "text":
+            word = node[1]
+            return lambda entry: any(_as_text(v) == word for v in entry.log.values() if not isinstance(v, dict))
+        if node[1] == "date":
+            low, high = self._date_window(node)
+            return lambda entry: low <= entry.date_ms <= high
+        path = node[1]
+        if kind == "range":
+            return lambda entry: self._in_range(_as_text(_field_value(entry.log, path)), node)
+        wanted = node[2]
+        return lambda entry: self._term(_field_value(entry.log, path), wanted)
+
+    @staticmethod
+    def _term(value: Any, wanted: str) -> bool:
+        if wanted == "*":
+            return value not in (None, "")
+        text = _as_text(value)
+        if "*" in wanted or "?" in wanted:
+            return fnmatch.fnmatchcase(text, wanted)
+        return text == wanted
+
+    @staticmethod
+    def _in_range(text: str, node: tuple) -> bool:
+        _, _, low, low_incl, high, high_incl = node
+        above = low == "*" or (text >= low if low_incl else text > low)
+        below = high == "*" or (text <= high if high_incl else text < high)
+        return bool(text) and above and below
+
+    @staticmethod
+    def _date_window(node: tuple) -> tuple[int, int]:
+        if node[0] == "term":
+            return (_NEG, _POS) if node[2] == "*" else _date_bounds(node[2])
+        _, _, low, low_incl, high, high_incl = node
+        first = _NEG if low == "*" else (_date_bounds(low)[0] if low_incl else _date_bounds(low)[1] + 1)
+        last = _POS if high == "*" else (_date_bounds(high)[1] if high_incl else _date_bounds(high)[0] - 1)
+        return first, last
+
+    def _window(self, node: tuple) -> tuple[int, int] | None:
+        kind = node[0]
+        if kind in ("term", "range"):
+            return self._date_window(node) if node[1] == "date" else None
+        if kind == "and":
+            windows = [w for w in (self._window(child) for child in node[1]) if w]
+            if not windows:
+                return None
+            return max(w[0] for w in windows), min(w[1] for w in windows)
+        if kind == "or":
+            windows = [self._window(child) for child in node[1]]
+            if any(w is None for w in windows):
+                return None
+            return min(w[0] for w in windows), max(w[1] for w in windows)
+        return None
+
+    def _date_only(self, node: tuple) -> bool:
+        if node[0] in ("term", "range"):
+            return node[1] == "date"
+        return node[0] == "and" and all(self._date_only(child) for child in node[1])
+
+
+# --------------------------------------------------------------------------- log store
+
+
+class _Entry:
+    """One stored log with its id, date in ms and cached JSON."""
+
+    __slots__ = ("log_id", "log", "date_ms", "text")
+
+    def __init__(self, log: dict) -> None:
+        self.log = log
+        self.log_id = str(log["log_id"])
+        self.date_ms = date_ms(log["date"])
+        self.text: str | None = None
+
+    def json(self) -> str:
+        """The log's JSON, serialized once."""
+        text = self.text
+        if text is None:
+            text = self.text = json.dumps(self.log, separators=(",", ":"))
+        return text
+
+
+def _error(status: int, message: str, error_code: str | None = None, headers: dict | None = None) -> Reply:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    payload: dict[str, Any] = {"statusCode": status, "error": phrase, "message": message}
+    if error_code:
+        payload["errorCode"] = error_code
+    return json_reply(status, payload, headers)
+
+
+def _int_param(query: dict[str, str], name: str, default: int) -> int:
+    raw = query.get(name, "")
+    if raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise QueryError(f'Query validation error: "{name}" must be an integer') from exc
+
+
+# --------------------------------------------------------------------------- the emulator
+
+
+class Auth0Emulator(BackgroundServer):
+    """In-process Auth0 tenant: tokens, logs (checkpoint and search), rate limit, retention, faults.
+
+    `logs` initial logs are dated every `spacing_seconds` from `start_date`, or by default so
+    that the last is just before now and all fit in retention. Retention (`retention_days`,
+    None: off) is measured with `clock` before every logs answer: with a `start_date` older
+    than that, pin the clock too. `rate_burst`/`rate_per_second` None: unlimited (the headers
+    still show a limit of 1000). `latency`: seconds added to every logs answer.
+    """
+
+    name = "auth0-emulator"
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        client_id: str = "emulator-client",
+        client_secret: str = "emulator-secret",
+        audience: str | None = None,
+        seed: int = 0,
+        logs: int = 0,
+        types: list[str] | None = None,
+        start_date: datetime | None = None,
+        spacing_seconds: float = 1.0,
+        retention_days: float | None = 30,
+        rate_burst: int | None = None,
+        rate_per_second: float | None = None,
+        token_ttl: int = 86400,
+        clock: Callable[[], float] | None = None,
+        latency: float = 0.0,
+        future_share: float = 0.0,
+        verbose: bool = False,
+    ) -> None:
+        super().__init__(host, port, verbose)
+        self.client_id, self.client_secret, self.audience = client_id, client_secret, audience
+        self.seed = seed
+        self.clock = clock or time.time
+        self.spacing_seconds = spacing_seconds
+        self.retention_days = retention_days or None
+        self.token_ttl = token_ttl
+        self.latency = latency
+        self.factory = EventFactory(seed=seed, types=types, spacing_seconds=spacing_seconds, future_share=future_share)
+        self._lock = threading.RLock()
+        self._entries: list[_Entry] = []
+        self._ids: list[str] = []
+        self._dates: list[int] = []
+        self._dates_sorted = True
+        self._last_date_ms: int | None = None
+        self._last_purged_id: str | None = None
+        self._tokens: dict[str, float] = {}
+        self._token_rng = random.Random(f"{seed}:tokens")
+        self._bucket: TokenBucket | None = None
+        self.set_rate_limit(rate_burst, rate_per_second)
+        self._faults = {endpoint: FaultConfig() for endpoint in FAULT_ENDPOINTS}
+        self._scripts: dict[str, collections.deque[str]] = {e: collections.deque() for e in FAULT_ENDPOINTS}
+        self._fault_rngs = {e: random.Random(f"{seed}:faults:{e}") for e in FAULT_ENDPOINTS}
+        self.reset_stats()
+        if logs:
+            self._add_initial(logs, start_date)
+
+    # -- logs ------------------------------------------------------------------------
+
+    def _add_initial(self, n: int, start_date: datetime | None) -> None:
+        spacing = self.spacing_seconds
+        if start_date is None:
+            if self.retention_days and n > 1:
+                spacing = min(spacing, 0.9 * self.retention_days * 86400 / (n - 1))
+            start_date = default_start(n, spacing, self.clock())
+        self._append(self.factory.make(n, start_date, spacing))
+
+    def add_logs(self, n: int, types: list[str] | None = None, date: datetime | None = None) -> list[dict]:
+        """Append n new logs (ids after every existing one); dated up to now unless `date` is given."""
+        with self._lock:
+            if date is not None:
+                events = self.factory.make(n, date, self.spacing_seconds, types)
+            else:
+                start_ms, step_ms = self._batch_dates(n, int(self.clock() * 1000))
+                start = datetime.fromtimestamp(start_ms / 1000, tz=timezone.utc)
+                events = self.factory.make(n, start, step_ms / 1000, types)
+            self._append(events)
+        return events
+
+    def _batch_dates(self, n: int, now_ms: int) -> tuple[float, float]:
+        """Start and step (ms) of a new batch: spread up to now, never before the newest log."""
+        spacing = self.spacing_seconds * 1000
+        start = now_ms - (n - 1) * spacing
+        last = self._last_date_ms
+        if last is None or start > last:
+            return start, spacing
+        room = now_ms - last
+        if room >= n:
+            step = room / n
+            return last + step, step
+        return last + spacing, spacing
+
+    def _append(self, events: Iterable[dict]) -> None:
+        with self._lock:
+            for event in events:
+                entry = _Entry(event)
+                if self._ids and entry.log_id <= self._ids[-1]:
+                    raise ValueError(f"log_id {entry.log_id} is not after {self._ids[-1]}")
+                if self._last_date_ms is not None and entry.date_ms < self._last_date_ms:
+                    self._dates_sorted = False
+                self._entries.append(entry)
+                self._ids.append(entry.log_id)
+                self._dates.append(entry.date_ms)
+                self._last_date_ms = max(entry.date_ms, self._last_date_ms or entry.date_ms)
+                self._stats["logs_created"] += 1
+
+    @property
+    def logs(self) -> list[dict]:
+        """Every retained log, in id order."""
+        self.apply_retention()
+        with self._lock:
+            return [entry.log for entry in self._entries]
+
+    @property
+    def log_ids(self) -> list[str]:
+        """Every retained log id, in order."""
+        self.apply_retention()
+        with self._lock:
+            return list(self._ids)
+
+    def expire(self, n: int) -> int:
+        """Drop the n oldest logs (simulated retention); returns how many were dropped."""
+        with self._lock:
+            return self._drop_front(min(max(n, 0), len(self._ids)))
+
+    def purge_older_than(self, when: datetime) -> int:
+        """Drop the oldest logs dated before `when`; returns how many were dropped."""
+        return self._purge_before_ms(to_epoch_ms(when))
+
+    def _purge_before_ms(self, cutoff_ms: int) -> int:
+        with self._lock:
+            count = 0
+            if self._dates_sorted:
+                count = bisect.bisect_left(self._dates, cutoff_ms)
+            else:
+                while count < len(self._dates) and self._dates[count] < cutoff_ms:
+                    count += 1
+            return self._drop_front(count)
+
+    def _drop_front(self, count: int) -> int:
+        if count <= 0:
+            return 0
+        self._last_purged_id = self._ids[count - 1]
+        del self._entries[:count], self._ids[:count], self._dates[:count]
+        self._stats["logs_purged"] += count
+        return count
+
+    def apply_retention(self) -> int:
+        """Drop the logs older than retention_days by the clock (done before every logs answer)."""
+        with self._lock:
+            if self.retention_days and self._dates:
+                cutoff = int((self.clock() - self.retention_days * 86400) * 1000)
+                if self._dates[0] < cutoff:
+                    return self._purge_before_ms(cutoff)
+        return 0
+
+    # -- configuration -----------------------------------------------------------------
+
+    def set_rate_limit(self, burst: int | None, per_second: float | None) -> None:
+        """Token-bucket limit for /api/v2/logs (None: unlimited). The bucket starts full."""
+        if burst is None and per_second is None:
+            self._bucket = None
+            return
+        burst = int(burst if burst is not None else max(1, math.ceil(per_second or 1)))
+        self._bucket = TokenBucket(burst, float(per_second if per_second is not None else burst), self.clock)
+
+    def set_faults(
+        self,
+        endpoint: str = "logs",
+        error_500: float = 0.0,
+        error_503: float = 0.0,
+        error_429: float = 0.0,
+        drop: float = 0.0,
+        hang: float = 0.0,
+        hang_seconds: float = 5.0,
+        malformed: float = 0.0,
+    ) -> None:
+        """Replace the fault probabilities of an endpoint ("token" or "logs")."""
+        self._check_endpoint(endpoint)
+        self._faults[endpoint] = FaultConfig(error_500, error_503, error_429, drop, hang, hang_seconds, malformed)
+
+    def script(self, endpoint: str, actions: Iterable[str]) -> None:
+        """Queue the next answers of an endpoint, ahead of random faults.
+
+        Actions: "ok", an HTTP status ("500", "503", "429", "401"...), "drop", "hang" or
+        "hang:<seconds>", "malformed" or "malformed:not_json|not_list|no_log_id".
+        """
+        self._check_endpoint(endpoint)
+        checked = [validate_action(action) for action in actions]
+        with self._lock:
+            self._scripts[endpoint].extend(checked)
+
+    def clear_faults(self) -> None:
+        """No random faults and no scripted answers on any endpoint."""
+        with self._lock:
+            for endpoint in FAULT_ENDPOINTS:
+                self._faults[endpoint] = FaultConfig()
+                self._scripts[endpoint].clear()
+
+    def revoke_tokens(self) -> int:
+        """Invalidate every issued token (the next logs call gets 401); returns how many."""
+        with self._lock:
+            count = len(self._tokens)
+            self._tokens.clear()
+            return count
+
+    @staticmethod
+    def _check_endpoint(endpoint: str) -> None:
+        if endpoint not in FAULT_ENDPOINTS:
+            raise ValueError(f"endpoint must be one of {FAULT_ENDPOINTS}, not {endpoint!r}")
+
+    # -- stats -------------------------------------------------------------------------
+
+    def reset_stats(self) -> None:
+        """Zero every counter."""
+        with self._lock:
+            self._stats: collections.Counter = collections.Counter()
+            self._requests: collections.Counter = collections.Counter()
+            self._responses: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+            self._fault_counts: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+            self._in_flight = getattr(self, "_in_flight", 0)
+            self._max_in_flight = self._in_flight
+
+    def stats(self) -> dict[str, Any]:
+        """Counters: requests by endpoint, answers by status, 429/401, tokens, faults, logs served."""
+        self.apply_retention()
+        with self._lock:
+            counts = self._stats
+            return {
+                "requests": dict(self._requests),
+                "responses": {k: {str(s): n for s, n in v.items()} for k, v in self._responses.items()},
+                "status_429": self._responses["logs"][429],
+                "rate_limited": counts["rate_limited"],
+                "status_401": self._responses["logs"][401],
+                "token_denied": counts["token_denied"],
+                "tokens_issued": counts["tokens_issued"],
+                "tokens_active": len(self._tokens),
+                "faults_injected": sum(sum(c.values()) for c in self._fault_counts.values()),
+                "faults": {k: dict(v) for k, v in self._fault_counts.items()},
+                "logs_served": counts["logs_served"],
+                "checkpoint_requests": counts["checkpoint_requests"],
+                "search_requests": counts["search_requests"],
+                "bad_requests": counts["bad_requests"],
+                "in_flight": self._in_flight,
+                "max_in_flight": self._max_in_flight,
+                "log_count": len(self._ids),
+                "first_log_id": self._ids[0] if self._ids else None,
+                "last_log_id": self._ids[-1] if self._ids else None,
+                "logs_purged": counts["logs_purged"],
+                "last_purged_id": self._last_purged_id,
+                "rate_limit": {"burst": self._bucket.burst, "per_second": self._bucket.per_second}
+                if self._bucket else None,
+                "clock": self.clock(),
+            }
+
+    def _count(self, endpoint: str, status: int) -> None:
+        with self._lock:
+            self._responses[endpoint][status] += 1
+
+    # -- HTTP --------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Reply:
+        """Route one request."""
+        path = request.path.rstrip("/") or "/"
+        if path.startswith("/__emulator/"):
+            with self._lock:
+                self._requests["control"] += 1
+            return self._control(request, path[len("/__emulator/"):])
+        if path == "/oauth/token":
+            return self._endpoint("token", request, self._token)
+        if path == "/api/v2/logs":
+            return self._endpoint("logs", request, self._logs)
+        with self._lock:
+            self._requests["other"] += 1
+        return _error(404, "Not Found")
+
+    def _endpoint(self, endpoint: str, request: Request, answer: Callable[[Request], Reply]) -> Reply:
+        with self._lock:
+            self._requests[endpoint] += 1
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+        try:
+            reply = self._with_faults(endpoint, request, answer)
+            if not reply.drop:
+                self._count(endpoint, reply.status)
+            return reply
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _next_action(self, endpoint: str) -> tuple[str | None, float]:
+        with self._lock:
+            config = self._faults[endpoint]
+            if self._scripts[endpoint]:
+                action: str | None = self._scripts[endpoint].popleft()
+            else:
+                action = config.draw(self._fault_rngs[endpoint])
+            if action == "ok":
+                action = None
+            if action:
+                self._fault_counts[endpoint][action.partition(":")[0]] += 1
+            return action, config.hang_seconds
+
+    def _with_faults(self, endpoint: str, request: Request, answer: Callable[[Request], Reply]) -> Reply:
+        action, hang_seconds = self._next_action(endpoint)
+        if action is None:
+            return answer(request)
+        name, _, arg = action.partition(":")
+        if name == "drop":
+            return Reply(drop=True)
+        if name == "hang":
+            self.sleep(float(arg) if arg else hang_seconds)
+            return answer(request)
+        if name == "malformed":
+            return self._malformed(endpoint, answer(request), arg)
+        return self._injected_status(endpoint, int(name))
+
+    def _injected_status(self, endpoint: str, status: int) -> Reply:
+        headers = self._rate_headers_peek() if endpoint == "logs" else {}
+        if status == 429:
+            headers.update({"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(self.clock()) + 1)})
+            headers.setdefault("x-ratelimit-limit", str(UNLIMITED_RATE_LIMIT))
+            return _error(429, "Global limit has been reached", "too_many_requests", headers)
+        if endpoint == "token" and status in (401, 403):
+            return json_reply(status, {"error": "access_denied", "error_description": "Unauthorized"})
+        return _error(status, "Injected fault", None, headers)
+
+    def _malformed(self, endpoint: str, reply: Reply, kind: str) -> Reply:
+        kind = kind or self._fault_rngs[endpoint].choice(MALFORMED_KINDS)
+        if endpoint == "token":
+            body = b"<html><body>Bad Gateway</body></html>" if kind == "not_json" else b'{"token_type":"Bearer"}'
+            return Reply(200, body, {"Content-Type": JSON_TYPE})
+        if kind == "not_json":
+            reply.body = reply.body[: max(len(reply.body) // 2, 1)] or b"["
+        elif kind == "not_list":
+            reply.body = b'{"logs":' + reply.body + b"}"
+        else:
+            reply.body = self._without_log_id(reply.body)
+        return reply
+
+    @staticmethod
+    def _without_log_id(body: bytes) -> bytes:
+        try:
+            logs = json.loads(body)
+        except ValueError:
+            logs = []
+        if not isinstance(logs, list) or not logs:
+            logs = [{"date": format_date(int(time.time() * 1000)), "type": "s", "description": ""}]
+        else:
+            logs[len(logs) // 2] = {k: v for k, v in logs[len(logs) // 2].items() if k not in ("log_id", "_id")}
+        return json.dumps(logs, separators=(",", ":")).encode()
+
+    # -- /oauth/token ---------------------------------------------------------------------
+
+    def _token(self, request: Request) -> Reply:
+        if request.method != "POST":
+            return _error(404, "Not Found")
+        params = self._token_params(request)
+        grant = params.get("grant_type")
+        if not grant:
+            return self._deny(400, "invalid_request", "Missing required parameter: grant_type")
+        if grant != "client_credentials":
+            return self._deny(403, "unauthorized_client", f"Grant type '{grant}' not allowed for the client.")
+        if params.get("client_id") != self.client_id or params.get("client_secret") != self.client_secret:
+            return self._deny(401, "access_denied", "Unauthorized")
+        audience = params.get("audience")
+        if audience and audience not in self._accepted_audiences(request):
+            return self._deny(403, "access_denied", f"Service not enabled within domain: {audience}")
+        return json_reply(200, self._issue_token())
+
+    @staticmethod
+    def _token_params(request: Request) -> dict[str, str]:
+        content_type = request.header("content-type", "") or ""
+        if "json" in content_type or request.body.lstrip().startswith(b"{"):
+            try:
+                data = request.json()
+                return {k: str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+            except ValueError:
+                return {}
+        form = parse_qs(request.body.decode("utf-8", "replace"), keep_blank_values=True)
+        return {k: v[0] for k, v in form.items()}
+
+    def _accepted_audiences(self, request: Request) -> set[str]:
+        if self.audience:
+            return {self.audience}
+        hosts = {f"{self.host}:{self.port}", f"127.0.0.1:{self.port}", f"localhost:{self.port}"}
+        if request.header("host"):
+            hosts.add(request.header("host") or "")
+        accepted = {f"{self.base_url}/api/v2/"}
+        for host in hosts:
+            accepted.update({f"https://{host}/api/v2/", f"http://{host}/api/v2/"})
+        return accepted
+
+    def _deny(self, status: int, error: str, description: str) -> Reply:
+        with self._lock:
+            self._stats["token_denied"] += 1
+        return json_reply(status, {"error": error, "error_description": description})
+
+    def _issue_token(self) -> dict[str, Any]:
+        with self._lock:
+            token = f"emu.{self._token_rng.getrandbits(256):064x}"
+            self._tokens[token] = self.clock() + self.token_ttl
+            self._stats["tokens_issued"] += 1
+        return {"access_token": token, "expires_in": self.token_ttl,
+                "scope": "read:logs read:logs_users", "token_type": "Bearer"}
+
+    def _token_valid(self, request: Request) -> bool:
+        scheme, _, token = (request.header("authorization") or "").partition(" ")
+        if scheme.lower() != "bearer":
+            return False
+        with self._lock:
+            expiry = self._tokens.get(token.strip())
+            if expiry is not None and expiry <= self.clock():
+                del self._tokens[token.strip()]
+                return False
+            return expiry is not None
+
+    # -- /api/v2/logs ----------------------------------------------------------------------
+
+    def _rate_headers_peek(self) -> dict[str, str]:
+        if self._bucket is None:
+            return self._unlimited_headers()
+        return self._bucket.peek()
+
+    def _unlimited_headers(self) -> dict[str, str]:
+        limit = str(UNLIMITED_RATE_LIMIT)
+        return {"x-ratelimit-limit": limit, "x-ratelimit-remaining": limit, "x-ratelimit-reset": str(int(self.clock()))}
+
+    def _logs(self, request: Request) -> Reply:
+        self.sleep(self.latency)
+        allowed, headers = self._bucket.take() if self._bucket else (True, self._unlimited_headers())
+        if not allowed:
+            with self._lock:
+                self._stats["rate_limited"] += 1
+            return _error(429, "Global limit has been reached", "too_many_requests", headers)
+        if request.method != "GET":
+            return _error(404, "Not Found", None, headers)
+        if not self._token_valid(request):
+            return _error(401, "Invalid token", None, headers)
+        q = request.query.get("q", "")
+        if len(q) > MAX_QUERY_LENGTH:
+            return _error(414, f"Request-URI Too Large: q has {len(q)} characters (limit {MAX_QUERY_LENGTH})",
+                          None, headers)
+        self.apply_retention()
+        try:
+            if "from" in request.query:
+                reply = self._checkpoint(request)
+            else:
+                reply = self._search(request)
+        except QueryError as exc:
+            with self._lock:
+                self._stats["bad_requests"] += 1
+            reply = _error(400, str(exc), "invalid_query_string")
+        reply.headers.update(headers)
+        return reply
+
+    def _checkpoint(self, request: Request) -> Reply:
+        take = _int_param(request.query, "take", 50)
+        if not 1 <= take <= 100:
+            raise QueryError('Query validation error: "take" must be between 1 and 100')
+        start = request.query["from"].strip()
+        if start and not start.isdigit():
+            raise QueryError('Query validation error: "from" must be a log_id')
+        key = start.zfill(LOG_ID_LENGTH) if start else ""
+        with self._lock:
+            self._stats["checkpoint_requests"] += 1
+            if start and self._older_than_retention(key):
+                raise QueryError("The specified checkpoint is older than the retention period")
+            index = bisect.bisect_right(self._ids, key)
+            page = self._entries[index:index + take]
+            self._stats["logs_served"] += len(page)
+        next_from = page[-1].log_id if page else start
+        link = f'<{self._public_base(request)}/api/v2/logs?from={next_from}&take={take}>; rel="next"'
+        body = "[" + ",".join(entry.json() for entry in page) + "]"
+        return raw_json_reply(200, body, {"Link": link})
+
+    def _older_than_retention(self, key: str) -> bool:
+        if self._last_purged_id is None:
+            return False
+        if self._ids:
+            return key < self._ids[0]
+        return key <= self._last_purged_id
+
+    def _public_base(self, request: Request) -> str:
+        host = request.header("host")
+        return f"http://{host}" if host else self.base_url
+
+    def _search(self, request: Request) -> Reply:
+        query = request.query
+        q = query.get("q", "")
+        page, per_page = _int_param(query, "page", 0), _int_param(query, "per_page", 50)
+        self._check_paging(page, per_page)
+        sort_field, descending = self._sort_order(query.get("sort", "date:-1"))
+        matches = self._matching(LogQuery(q), sort_field, descending)
+        selected = matches[page * per_page:(page + 1) * per_page]
+        with self._lock:
+            self._stats["search_requests"] += 1
+            self._stats["logs_served"] += len(selected)
+        logs_json = self._render(selected, query.get("fields"), query.get("include_fields", "true"))
+        if query.get("include_totals", "false").lower() != "true":
+            return raw_json_reply(200, logs_json)
+        head = json.dumps({"start": page * per_page, "limit": per_page, "length": len(selected),
+                           "total": len(matches)}, separators=(",", ":"))
+        return raw_json_reply(200, head[:-1] + ',"logs":' + logs_json + "}")
+
+    @staticmethod
+    def _check_paging(page: int, per_page: int) -> None:
+        if not 0 <= per_page <= 100:
+            raise QueryError('Query validation error: "per_page" must be between 0 and 100')
+        if page < 0:
+            raise QueryError('Query validation error: "page" must be 0 or more')
+        if page * per_page + per_page > MAX_SEARCH_RESULTS:
+            raise QueryError(
+                f"You can only page through the first {MAX_SEARCH_RESULTS} results of a search "
+                f"(page={page}, per_page={per_page}). Narrow the date range in q, or use checkpoint "
+                "pagination (from/take)."
+            )
+
+    @staticmethod
+    def _sort_order(sort: str) -> tuple[str, bool]:
+        match = re.fullmatch(r"\s*([\w.]+)\s*:\s*(1|-1)\s*", sort or "date:-1")
+        if not match:
+            raise QueryError('Query validation error: "sort" must look like "date:1" or "date:-1"')
+        return match.group(1), match.group(2) == "-1"
+
+    def _matching(self, log_query: LogQuery, sort_field: str, descending: bool) -> list[_Entry]:
+        with self._lock:
+            low, high = 0, len(self._entries)
+            window = log_query.window
+            if window and self._dates_sorted:
+                low = bisect.bisect_left(self._dates, window[0])
+                high = bisect.bisect_right(self._dates, window[1])
+            candidates = self._entries[low:high]
+            by_position = self._dates_sorted and sort_field in ("date", "log_id", "_id")
+        if not (log_query.date_only and self._dates_sorted):
+            candidates = [entry for entry in candidates if log_query.matches(entry)]
+        if by_position:
+            return candidates[::-1] if descending else candidates
+        return sorted(candidates, key=self._sort_key(sort_field), reverse=descending)
+
+    @staticmethod
+    def _sort_key(sort_field: str) -> Callable[[_Entry], Any]:
+        if sort_field == "date":
+            return lambda entry: (entry.date_ms, entry.log_id)
+        if sort_field in ("log_id", "_id"):
+            return lambda entry: entry.log_id
+        return lambda entry: (_as_text(_field_value(entry.log, sort_field)), entry.log_id)
+
+    @staticmethod
+    def _render(entries: list[_Entry], fields_param: str | None, include_fields: str) -> str:
+        if not fields_param:
+            return "[" + ",".join(entry.json() for entry in entries) + "]"
+        wanted = {name.strip() for name in fields_param.split(",") if name.strip()}
+        include = include_fields.lower() != "false"
+        logs = [{k: v for k, v in entry.log.items() if (k in wanted) == include} for entry in entries]
+        return json.dumps(logs, separators=(",", ":"))
+
+    # -- control endpoints ------------------------------------------------------------------
+
+    def _control(self, request: Request, action: str) -> Reply:
+        route = (request.method, action)
+        try:
+            body = request.json() if request.method == "POST" else {}
+            if not isinstance(body, dict):
+                raise ValueError("body must be a JSON object")
+            handler = self._control_routes().get(route)
+            if handler is None:
+                return _error(404, f"no control endpoint {request.method} /__emulator/{action}")
+            return json_reply(200, handler(body))
+        except (ValueError, TypeError) as exc:
+            return _error(400, str(exc))
+
+    def _control_routes(self) -> dict[tuple[str, str], Callable[[dict], Any]]:
+        return {
+            ("GET", "stats"): lambda body: self.stats(),
+            ("POST", "reset_stats"): lambda body: self.reset_stats() or {"ok": True},
+            ("GET", "logs"): lambda body: {"count": len(self.log_ids), "log_ids": self.log_ids},
+            ("POST", "logs"): self._control_add_logs,
+            ("POST", "faults"): self._control_faults,
+            ("POST", "script"): self._control_script,
+            ("POST", "rate_limit"): self._control_rate_limit,
+            ("POST", "expire"): self._control_expire,
+            ("POST", "revoke_tokens"): lambda body: {"revoked": self.revoke_tokens()},
+            ("POST", "latency"): self._control_latency,
+        }
+
+    def _control_add_logs(self, body: dict) -> dict:
+        when = parse_date(body["date"]) if body.get("date") else None
+        added = self.add_logs(int(body.get("count", 1)), body.get("types"), when)
+        return {"added": len(added), "first_log_id": added[0]["log_id"] if added else None,
+                "last_log_id": added[-1]["log_id"] if added else None, "log_count": len(self._ids)}
+
+    def _control_faults(self, body: dict) -> dict:
+        endpoint = body.get("endpoint", "logs")
+        known = {f.name for f in fields(FaultConfig)}
+        unknown = set(body) - known - {"endpoint", "script", "clear"}
+        if unknown:
+            raise ValueError(f"unknown fault settings {sorted(unknown)}")
+        if body.get("clear"):
+            self.clear_faults()
+        settings = {k: v for k, v in body.items() if k in known}
+        if settings or not body.get("script"):
+            self.set_faults(endpoint, **settings)
+        if body.get("script"):
+            self.script(endpoint, body["script"])
+        return {"endpoint": endpoint, "faults": vars(self._faults[endpoint]), "scripted": list(self._scripts[endpoint])}
+
+    def _control_script(self, body: dict) -> dict:
+        endpoint = body.get("endpoint", "logs")
+        self.script(endpoint, body.get("actions", []))
+        return {"endpoint": endpoint, "scripted": list(self._scripts[endpoint])}
+
+    def _control_rate_limit(self, body: dict) -> dict:
+        self.set_rate_limit(body.get("burst"), body.get("per_second"))
+        return {"rate_limit": self.stats()["rate_limit"]}
+
+    def _control_expire(self, body: dict) -> dict:
+        dropped = self.purge_older_than(parse_date(body["before"])) if body.get("before") else 0
+        dropped += self.expire(int(body.get("count", 0)))
+        first = self.log_ids[:1]
+        return {"expired": dropped, "first_log_id": first[0] if first else None}
+
+    def _control_latency(self, body: dict) -> dict:
+        self.latency = float(body.get("seconds", 0.0))
+        return {"latency": self.latency}
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m auth0_webhooks.devtools.emulator",
+                                     description="Auth0 Management API emulator (tokens and tenant logs).")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8089)
+    parser.add_argument("--logs", type=int, default=1000, help="initial number of logs")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--client-id", default="emulator-client")
+    parser.add_argument("--client-secret", default="emulator-secret")
+    parser.add_argument("--audience", default=None, help="required audience (default: this server's)")
+    parser.add_argument("--types", default="", help="comma-separated event types (default: realistic mix)")
+    parser.add_argument("--future-share", type=float, default=0.0, help="share of unknown future types")
+    parser.add_argument("--rate-burst", type=int, default=0, help="token-bucket burst (0: unlimited)")
+    parser.add_argument("--rate-per-second", type=float, default=0.0, help="refill per second (0: = burst)")
+    parser.add_argument("--retention-days", type=float, default=30, help="0: keep logs forever")
+    parser.add_argument("--spacing-seconds", type=float, default=1.0, help="time between generated logs")
+    parser.add_argument("--token-ttl", type=int, default=86400)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every logs answer")
+    parser.add_argument("--add-every", type=float, default=0.0, help="create --add-count logs every S seconds")
+    parser.add_argument("--add-count", type=int, default=0)
+    parser.add_argument("--verbose", action="store_true", help="print every request to stderr")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the emulator until SIGTERM/SIGINT; prints the base URL on stdout when ready."""
+    args = _parser().parse_args(argv)
+    burst = args.rate_burst or None
+    per_second = args.rate_per_second or (float(burst) if burst else None)
+    emulator = Auth0Emulator(
+        host=args.host, port=args.port, client_id=args.client_id, client_secret=args.client_secret,
+        audience=args.audience, seed=args.seed, logs=args.logs,
+        types=[t for t in args.types.split(",") if t] or None, spacing_seconds=args.spacing_seconds,
+        retention_days=args.retention_days or None, rate_burst=burst, rate_per_second=per_second,
+        token_ttl=args.token_ttl, latency=args.latency, future_share=args.future_share, verbose=args.verbose,
+    )
+    print(emulator.start(), flush=True)
+    print(f"auth0 emulator: {len(emulator.log_ids)} logs, client_id={args.client_id}", file=sys.stderr, flush=True)
+    tick = (lambda: emulator.add_logs(args.add_count)) if args.add_every > 0 and args.add_count > 0 else None
+    run_until_signalled(emulator, tick, args.add_every)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""The Auth0 event catalogue (code, name, level, category) and the LOG_TYPES / LOG_LEVEL filter.
+
+Levels follow the original extension: 0 debug, 1 info, 2 warning, 3 error, 4 critical.
+Where the original gave a code no level (newer event types), and for codes that are not in
+the catalogue at all, the level is derived from the code, name and category by one rule
+(`derive_level`), so that every event has a defined level and nothing crashes or vanishes.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Iterable, Mapping
+
+LEVEL_NAMES = ("debug", "info", "warning", "error", "critical")
+_FAILURE_WORDS = ("fail", "error", "denied", "blocked", "rejected")
+_WARNING_WORDS = ("warning", "limit", "leak", "exceed", "breach", "notice", "deprecat", "too_many")
+
+
+@dataclass(frozen=True)
+class EventType:
+    """One Auth0 event type."""
+
+    code: str
+    name: str
+    level: int
+    category: str
+    level_from_original: bool
+
+
+def derive_level(code: str, name: str = "", category: str = "") -> int:
+    """Level for an event type the original extension did not rate: error, warning or info."""
+    text = f"{code} {name} {category}".lower()
+    if any(word in text for word in _FAILURE_WORDS):
+        return 3
+    if any(word in text for word in _WARNING_WORDS):
+        return 2
+    return 1
+
+
+@lru_cache(maxsize=1)
+def catalogue() -> Mapping[str, EventType]:
+    """Every event type in the shipped catalogue (log_types.tsv), by code."""
+    text = resources.files("auth0_webhooks").joinpath("log_types.tsv").read_text("utf-8")
+    types: dict[str, EventType] = {}
+    for row in csv.DictReader(io.StringIO(text), delimiter="\t"):
+        code, name, category = row["code"], row["name"], row["log_stream_category"] or "other"
+        original = (row.get("level_in_original") or "").strip()
+        level = int(original) if original else derive_level(code, name, category)
+        types[code] = EventType(code, name, level, category, bool(original))
+    return types
+
+
+def event_type(code: str) -> EventType:
+    """The catalogue entry for a code; an unknown (newer) code gets a derived entry."""
+    known = catalogue().get(code)
+    if known is not None:
+        return known
+    return EventType(code, f"Unknown event type {code!r}", derive_level(code), "other", False)
+
+
+def unknown_codes(codes: Iterable[str]) -> list[str]:
+    """The codes that are not in the catalogue, each with a close match when there is one."""
+    known = catalogue()
+    result = []
+    for code in codes:
+        if code in known:
+            continue
+        close = difflib.get_close_matches(code, known, n=1)
+        result.append(f"{code!r} (did you mean {close[0]!r}?)" if close else repr(code))
+    return result
+
+
+class LogFilter:
+    """Which logs to send: the original's union of LOG_TYPES and LOG_LEVEL; neither set keeps all."""
+
+    def __init__(self, log_types: Iterable[str] = (), log_level: int | None = None) -> None:
+        self.log_types = frozenset(log_types)
+        self.log_level = log_level
+        self.keeps_everything = not self.log_types and log_level is None
+        self._decided: dict[str, bool] = {}
+
+    def keeps_type(self, code: str) -> bool:
+        """Whether events of this type are sent (cached per code: the hot path is one dict lookup)."""
+        decided = self._decided.get(code)
+        if decided is None:
+            decided = self.keeps_everything or code in self.log_types or (
+                self.log_level is not None and event_type(code).level >= self.log_level
+            )
+            self._decided[code] = decided
+        return decided
+
+    def keeps(self, log: Mapping) -> bool:
+        """Whether this log is sent. A log without a type is judged like an unknown event type."""
+        return self.keeps_type(str(log.get("type") or ""))
+
+    def describe(self) -> str:
+        """Human-readable summary for run reports."""
+        if self.keeps_everything:
+            return "all event types"
+        parts = []
+        if self.log_types:
+            parts.append("types " + ", ".join(sorted(self.log_types)))
+        if self.log_level is not None:
+            parts.append(f"level >= {self.log_level} ({LEVEL_NAMES[self.log_level]})")
+        return " or ".join(parts)

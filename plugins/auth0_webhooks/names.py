@@ -1,0 +1,11 @@
+"""The public names users see: DAG id, connection ids and Variable keys (DESIGN.md section 1)."""
+
+from __future__ import annotations
+
+DAG_ID = "auth0_logs_to_webhook"
+AUTH0_CONN_ID = "auth0_default"
+WEBHOOK_CONN_ID = "auth0_webhook"
+SLACK_CONN_ID = "auth0_slack"
+CONFIG_VARIABLE = "auth0_webhooks_config"
+CHECKPOINT_VARIABLE = "auth0_webhooks_checkpoint"
+STATE_VARIABLE = "auth0_webhooks_state"

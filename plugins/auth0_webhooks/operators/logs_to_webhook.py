@@ -1,0 +1,101 @@
+"""LogsToWebhookOperator: deliver one unit of logs to the webhook and report what was acknowledged."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from auth0_webhooks.hooks.webhook import WebhookHook
+from auth0_webhooks.names import WEBHOOK_CONN_ID
+from auth0_webhooks.webhook_client import WebhookDeliveryError, encode, webhook_id
+
+PROGRESS_KEY = "progress"
+_RESUME_KEY = "acknowledged"
+
+
+def unit_progress(deliveries: Sequence[Mapping], acked: int, error: str | None = None) -> dict:
+    """The progress report the commit step reads: how far this unit's acknowledged prefix goes."""
+    last = deliveries[acked - 1] if acked else None
+    return {
+        "acked": acked,
+        "deliveries": len(deliveries),
+        "logs_acked": sum(len(d["logs"]) for d in deliveries[:acked]),
+        "checkpoint": last["checkpoint"] if last else None,
+        "checkpoint_date": last.get("checkpoint_date") if last else None,
+        "error": error,
+    }
+
+
+class LogsToWebhookOperator(BaseOperator):
+    """POST a unit's deliveries to the webhook in order, one request at a time.
+
+    `unit` is a descriptor made by the read step: `label`, `send_as_batch`, and either the
+    `deliveries` themselves or `xcom` = {"task_id", "key"} where they are stored (so that the
+    expanded list stays small). Each delivery is `{"logs", "checkpoint"}`: in batch mode its
+    logs go as one JSON array, otherwise it holds one log, sent as one JSON object.
+
+    Deliveries stop at the first one the webhook does not acknowledge: nothing is skipped. The
+    acknowledged prefix is pushed to XCom (`progress`) whether the task succeeds or fails, and
+    kept in the task state store, so that a retry resumes after the last acknowledged request.
+    A permanent refusal (4xx, 410 Gone) fails the task without Airflow retries.
+    """
+
+    template_fields: Sequence[str] = ("webhook_conn_id",)
+    ui_color = "#eb5424"
+
+    def __init__(self, *, unit: Mapping[str, Any], webhook_conn_id: str = WEBHOOK_CONN_ID, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.unit = unit
+        self.webhook_conn_id = webhook_conn_id
+
+    def _deliveries(self, context: Mapping[str, Any]) -> list[dict]:
+        if "deliveries" in self.unit:
+            return list(self.unit["deliveries"])
+        ref = self.unit["xcom"]
+        stored = context["ti"].xcom_pull(task_ids=ref["task_id"], key=ref["key"], map_indexes=None)
+        if stored is None:
+            raise AirflowFailException(f"the logs of unit {self.unit.get('label')} are missing from XCom {ref}")
+        return stored
+
+    def execute(self, context: Any) -> dict:
+        label = str(self.unit.get("label") or "")
+        context["unit_label"] = label  # rendered by map_index_template="{{ unit_label }}"
+        deliveries = self._deliveries(context)
+        as_batch = bool(self.unit.get("send_as_batch", True))
+        state = context.get("task_state_store")
+        acked = _resume_point(state, label, len(deliveries))
+        if acked:
+            self.log.info("Resuming after %d deliveries acknowledged by an earlier try", acked)
+        sender = WebhookHook(self.webhook_conn_id).get_conn()
+        ti = context["ti"]
+        try:
+            for delivery in deliveries[acked:]:
+                logs = delivery["logs"]
+                sender.send(encode(logs, as_batch), webhook_id(logs))
+                acked += 1
+        except WebhookDeliveryError as error:
+            ti.xcom_push(key=PROGRESS_KEY, value=unit_progress(deliveries, acked, str(error)))
+            if state is not None and acked:
+                state.set(_RESUME_KEY, {"unit": label, "acked": acked})
+            if error.permanent:
+                raise AirflowFailException(str(error)) from None
+            raise
+        progress = unit_progress(deliveries, acked)
+        ti.xcom_push(key=PROGRESS_KEY, value=progress)
+        self.log.info(
+            "Delivered %d logs in %d requests to %s (%d retried)",
+            progress["logs_acked"], sender.stats.requests, sender.target, sender.stats.retries,
+        )
+        return progress
+
+
+def _resume_point(state: Any, label: str, total: int) -> int:
+    """Deliveries an earlier try of this same unit already had acknowledged (0 if none)."""
+    if state is None:
+        return 0
+    saved = state.get(_RESUME_KEY)
+    if isinstance(saved, dict) and saved.get("unit") == label:
+        return min(int(saved.get("acked", 0)), total)
+    return 0

@@ -1,0 +1,235 @@
+"""Settings from the `auth0_webhooks_config` Variable: parse, validate, default.
+
+Every key is optional and defaults to the original extension's value. Keys may be written
+as the project documents them (`batch_size`) or as the original extension named them
+(`BATCH_SIZE`), so that a migrating user can paste their old settings. A wrong value is
+reported with the key, the value and what is allowed; all problems at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from auth0_webhooks.log_types import LEVEL_NAMES, unknown_codes
+from auth0_webhooks.names import CONFIG_VARIABLE
+
+DEFAULT_SCHEDULE = "*/5 * * * *"
+MAX_BATCH_SIZE = 100  # the Management API's `take` limit
+MAX_CONCURRENT_CALLS = 64
+CRON_PRESETS = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@quarterly": "0 0 1 */3 *",
+    "@yearly": "0 0 1 1 *",
+}
+_LOG_ID = re.compile(r"^[0-9A-Za-z]{6,}$")
+
+
+class SettingsError(ValueError):
+    """One or more settings are wrong; the message names each key, value and what is allowed."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(
+            f"Variable {CONFIG_VARIABLE!r} is not valid: " + "; ".join(problems)
+        )
+
+
+@dataclass(frozen=True)
+class StartFrom:
+    """Where START_FROM points: a log id (continue after it) or a date (first log at or after it)."""
+
+    raw: str
+    log_id: str | None = None
+    date: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings of one pipeline."""
+
+    schedule: str | None = DEFAULT_SCHEDULE
+    batch_size: int = 100
+    send_as_batch: bool = True
+    webhook_concurrent_calls: int = 5
+    start_from: StartFrom | None = None
+    slack_send_success: bool = False
+    log_level: int | None = None
+    log_types: tuple[str, ...] = ()
+    # Project additions.
+    max_logs_per_run: int = 10_000
+    batches_per_task: int = 10
+
+    @property
+    def cron(self) -> str | None:
+        """The schedule as a cron expression (presets resolved), or None for manual runs only."""
+        if self.schedule is None:
+            return None
+        return CRON_PRESETS.get(self.schedule, self.schedule)
+
+
+# --- one parser per kind of value; each returns the value or raises ValueError(allowed) ---
+
+
+def _int_in(low: int, high: int | None) -> Callable[[Any], int]:
+    allowed = f"an integer from {low} to {high}" if high else f"an integer of at least {low}"
+
+    def parse(value: Any) -> int:
+        if isinstance(value, bool):
+            raise ValueError(allowed)
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value.strip())
+        if not isinstance(value, int) or value < low or (high is not None and value > high):
+            raise ValueError(allowed)
+        return value
+
+    return parse
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off", ""):
+        return False
+    raise ValueError("true or false")
+
+
+def _schedule(value: Any) -> str | None:
+    allowed = "a cron expression such as '*/5 * * * *', a preset (@hourly, @daily, ...) or null"
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null")):
+        return None
+    if not isinstance(value, str):
+        raise ValueError(allowed)
+    text = " ".join(value.split())
+    expression = CRON_PRESETS.get(text, text)
+    from croniter import croniter  # an Airflow dependency; imported late to keep parsing cheap
+
+    if len(expression.split()) != 5 or not croniter.is_valid(expression):
+        raise ValueError(allowed)
+    return text
+
+
+def parse_start_from(value: Any) -> StartFrom | None:
+    allowed = "a log_id, an ISO 8601 date such as 2026-01-31T00:00:00Z, or null"
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise ValueError(allowed)
+    text = str(value).strip()
+    date = parse_date(text)
+    if date is not None:
+        return StartFrom(raw=text, date=date)
+    if _LOG_ID.match(text):
+        return StartFrom(raw=text, log_id=text)
+    raise ValueError(allowed)
+
+
+def parse_date(text: str) -> datetime | None:
+    """An ISO 8601 date or timestamp as an aware UTC datetime, or None when it is not one."""
+    if not re.match(r"^\d{4}-\d{2}-\d{2}", text):
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def _log_level(value: Any) -> int | None:
+    allowed = "0 (debug), 1 (info), 2 (warning), 3 (error), 4 (critical) or null"
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.strip().lower() in LEVEL_NAMES:
+        return LEVEL_NAMES.index(value.strip().lower())
+    try:
+        return _int_in(0, 4)(value)
+    except ValueError:
+        raise ValueError(allowed) from None
+
+
+def _log_types(value: Any) -> tuple[str, ...]:
+    allowed = "a list of Auth0 event type codes such as [\"s\", \"f\"] (see the event catalogue)"
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        value = [part for part in re.split(r"[\s,]+", value) if part]
+    if not isinstance(value, list) or not all(isinstance(code, str) for code in value):
+        raise ValueError(allowed)
+    codes = tuple(dict.fromkeys(code.strip() for code in value))
+    unknown = unknown_codes(codes)
+    if unknown:
+        raise ValueError(f"{allowed}; unknown code(s): {', '.join(unknown)}")
+    return codes
+
+
+_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "schedule": _schedule,
+    "batch_size": _int_in(1, MAX_BATCH_SIZE),
+    "send_as_batch": _bool,
+    "webhook_concurrent_calls": _int_in(1, MAX_CONCURRENT_CALLS),
+    "start_from": parse_start_from,
+    "slack_send_success": _bool,
+    "log_level": _log_level,
+    "log_types": _log_types,
+    "max_logs_per_run": _int_in(1, None),
+    "batches_per_task": _int_in(1, 1000),
+}
+# Settings of the original extension that live in Connections here.
+_MOVED_TO_CONNECTIONS = {
+    "webhook_url": "the host of Connection 'auth0_webhook'",
+    "authorization": "the password of Connection 'auth0_webhook'",
+    "slack_incoming_webhook_url": "the password of Connection 'auth0_slack'",
+}
+KNOWN_KEYS = tuple(_PARSERS)
+
+
+def parse_settings(raw: str | dict | None) -> Settings:
+    """Settings from the Variable's text (or an already decoded dict); raises SettingsError."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return Settings()
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise SettingsError(
+                [f"the value is not JSON ({error.msg} at line {error.lineno} column {error.colno}); "
+                 'expected an object such as {"batch_size": 100}']
+            ) from None
+    if not isinstance(raw, dict):
+        raise SettingsError([f"the value must be a JSON object, not {type(raw).__name__}"])
+
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, value in raw.items():
+        name = str(key).strip().lower()
+        if name in _MOVED_TO_CONNECTIONS:
+            problems.append(f"{key!r} is not a setting here: put it in {_MOVED_TO_CONNECTIONS[name]}")
+            continue
+        parser = _PARSERS.get(name)
+        if parser is None:
+            hint = difflib.get_close_matches(name, KNOWN_KEYS, n=1)
+            suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+            problems.append(
+                f"unknown key {key!r}{suggestion}; allowed keys: {', '.join(KNOWN_KEYS)}"
+            )
+            continue
+        try:
+            values[name] = parser(value)
+        except ValueError as error:
+            problems.append(f"{name}={json.dumps(value)} is not allowed: expected {error}")
+    if problems:
+        raise SettingsError(problems)
+    return Settings(**values)
+

@@ -1,0 +1,221 @@
+"""POST logs to the user's webhook: encode, identify, sign, send, classify the answer, retry.
+
+No Airflow here: `hooks.webhook.WebhookHook` builds a `WebhookSender` from a Connection.
+Only a 2xx is delivered; redirects are never followed (a 3xx is a failure). 429 and 503 wait
+for `Retry-After`; other 5xx, timeouts and connection errors back off with jitter; other 4xx
+are permanent; 410 Gone means the receiver asks us to stop. Nothing is ever skipped: a send
+that does not end in a 2xx raises, and the caller keeps the checkpoint where it was.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import hashlib
+import hmac
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+from urllib.parse import urlsplit
+
+import requests
+
+from auth0_webhooks import USER_AGENT
+from auth0_webhooks.retry import backoff_delay, excerpt, retry_after_seconds
+
+log = logging.getLogger(__name__)
+
+
+class Verdict(enum.Enum):
+    """What an answer means for the delivery."""
+
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    PERMANENT = "permanent"
+    GONE = "gone"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A classified answer: the verdict, and how long the receiver asked us to wait (if it did)."""
+
+    verdict: Verdict
+    status: int | None
+    reason: str
+    wait: float | None = None
+
+
+class WebhookDeliveryError(Exception):
+    """A delivery did not end in a 2xx after the retries allowed inside one task try."""
+
+    def __init__(self, outcome: Outcome, attempts: int, target: str) -> None:
+        self.outcome = outcome
+        self.attempts = attempts
+        message = f"webhook {target} did not acknowledge after {attempts} attempt(s): {outcome.reason}"
+        if outcome.verdict is Verdict.GONE:
+            message += "; the receiver answered 410 Gone, asking us to stop sending: delivery is paused"
+        elif outcome.verdict is Verdict.PERMANENT:
+            message += "; retrying the same request will not help: fix the receiver or the connection"
+        super().__init__(message)
+
+    @property
+    def permanent(self) -> bool:
+        """True when Airflow should not retry the task (4xx other than the retryable ones)."""
+        return self.outcome.verdict in (Verdict.PERMANENT, Verdict.GONE)
+
+
+_RETRYABLE_4XX = {408, 409, 425, 429}
+
+
+def classify(status: int, headers: Mapping[str, str], body: str, now: float) -> Outcome:
+    """Classify an HTTP answer from the webhook."""
+    reason = f"HTTP {status}" + (f": {excerpt(body)}" if body and body.strip() else "")
+    if 200 <= status < 300:
+        return Outcome(Verdict.DELIVERED, status, reason)
+    if status == 410:
+        return Outcome(Verdict.GONE, status, reason)
+    if status in (429, 503):
+        return Outcome(Verdict.RETRY, status, reason, retry_after_seconds(headers, now))
+    if status >= 500 or status in _RETRYABLE_4XX:
+        return Outcome(Verdict.RETRY, status, reason)
+    if 300 <= status < 400:
+        location = headers.get("Location", "")
+        return Outcome(Verdict.PERMANENT, status, f"{reason} (redirect to {redact_url(location)} not followed)")
+    return Outcome(Verdict.PERMANENT, status, reason)
+
+
+def encode(logs: Sequence[Mapping], as_batch: bool) -> bytes:
+    """The request body: a JSON array of logs (batch mode), or one JSON object (one log per request)."""
+    if not as_batch:
+        if len(logs) != 1:
+            raise ValueError("one-log-per-request mode sends exactly one log per request")
+        return json.dumps(logs[0], separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return json.dumps(list(logs), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def webhook_id(logs: Sequence[Mapping]) -> str:
+    """A message id derived from the logs carried: the same across retries and across runs."""
+    first, last = str(logs[0].get("log_id")), str(logs[-1].get("log_id"))
+    digest = hashlib.sha256(f"{first}:{last}:{len(logs)}".encode()).hexdigest()[:32]
+    return f"msg_{digest}"
+
+
+def decode_secret(secret: str) -> bytes:
+    """A Standard Webhooks secret (`whsec_<base64>`) as key bytes; any other string as its UTF-8 bytes."""
+    if secret.startswith("whsec_"):
+        try:
+            return base64.b64decode(secret[len("whsec_"):], validate=True)
+        except ValueError:
+            pass
+    return secret.encode("utf-8")
+
+
+def sign(message_id: str, timestamp: int, body: bytes, secrets: Sequence[str]) -> str:
+    """`webhook-signature` value: `v1,<base64 HMAC-SHA256>` per secret, space-separated."""
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    return " ".join(
+        "v1," + base64.b64encode(hmac.new(decode_secret(secret), signed, hashlib.sha256).digest()).decode()
+        for secret in secrets
+    )
+
+
+def redact_url(url: str) -> str:
+    """A URL safe to print: scheme, host and port only (paths and queries can hold tokens)."""
+    parts = urlsplit(url or "")
+    if not parts.netloc:
+        return "<webhook>"
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}/…" if parts.path not in ("", "/") or parts.query else f"{parts.scheme}://{host}{port}"
+
+
+@dataclass
+class SenderStats:
+    """What one sender did, for run reports and benchmarks."""
+
+    requests: int = 0
+    retries: int = 0
+    delivered: int = 0
+
+
+@dataclass
+class WebhookSender:
+    """Sends request bodies to one webhook with the policy described in the module docstring."""
+
+    url: str
+    authorization: str | None = field(default=None, repr=False)
+    signing_secrets: Sequence[str] = field(default=(), repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    timeout: float = 30.0
+    max_attempts: int = 5
+    backoff_base: float = 1.0
+    backoff_cap: float = 60.0
+    max_retry_after: float = 300.0
+    session: requests.Session = field(default_factory=requests.Session, repr=False)
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.time
+    rng: random.Random = field(default_factory=random.Random, repr=False)
+    stats: SenderStats = field(default_factory=SenderStats)
+
+    @property
+    def target(self) -> str:
+        """The webhook's URL, redacted for messages."""
+        return redact_url(self.url)
+
+    def request_headers(self, body: bytes, message_id: str, content_type: str) -> dict[str, str]:
+        """Headers for one attempt: fixed ones, identity and timestamp, signature when secrets exist."""
+        timestamp = int(self.clock())
+        headers = {
+            "User-Agent": USER_AGENT,
+            **self.headers,
+            "Content-Type": content_type,
+            "webhook-id": message_id,
+            "webhook-timestamp": str(timestamp),
+        }
+        if self.authorization:
+            headers["Authorization"] = self.authorization
+        if self.signing_secrets:
+            headers["webhook-signature"] = sign(message_id, timestamp, body, self.signing_secrets)
+        return headers
+
+    def send(self, body: bytes, message_id: str, content_type: str = "application/json") -> Outcome:
+        """POST until a 2xx; raise WebhookDeliveryError when the answer is permanent or attempts run out."""
+        outcome = Outcome(Verdict.RETRY, None, "not sent")
+        for attempt in range(self.max_attempts):
+            if attempt:
+                self.stats.retries += 1
+                self._wait_before_retry(attempt - 1, outcome)
+            outcome = self._attempt(body, message_id, content_type)
+            if outcome.verdict is Verdict.DELIVERED:
+                self.stats.delivered += 1
+                return outcome
+            if outcome.verdict is not Verdict.RETRY:
+                raise WebhookDeliveryError(outcome, attempt + 1, self.target)
+            log.warning("webhook %s: %s (attempt %d of %d)", self.target, outcome.reason, attempt + 1, self.max_attempts)
+        raise WebhookDeliveryError(outcome, self.max_attempts, self.target)
+
+    def _attempt(self, body: bytes, message_id: str, content_type: str) -> Outcome:
+        self.stats.requests += 1
+        headers = self.request_headers(body, message_id, content_type)
+        try:
+            response = self.session.post(
+                self.url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
+            )
+        except requests.Timeout:
+            return Outcome(Verdict.RETRY, None, f"no answer within {self.timeout:g} s")
+        except requests.ConnectionError as error:
+            return Outcome(Verdict.RETRY, None, f"connection failed ({type(error).__name__})")
+        except (requests.exceptions.InvalidHeader, ValueError) as error:
+            # The message of these errors repeats the header's value: never show it.
+            return Outcome(Verdict.PERMANENT, None, f"a request header is not valid ({type(error).__name__}): "
+                           "check the Authorization value and the extra headers of the webhook connection")
+        return classify(response.status_code, response.headers, response.text, self.clock())
+
+    def _wait_before_retry(self, retry: int, outcome: Outcome) -> None:
+        delay = backoff_delay(retry, base=self.backoff_base, cap=self.backoff_cap, rng=self.rng)
+        if outcome.wait is not None:
+            delay = max(delay, min(outcome.wait, self.max_retry_after))
+        self.sleep(delay)
