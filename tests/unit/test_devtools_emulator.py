@@ -267,6 +267,18 @@ def test_search_limits(session, emu, auth):
     assert all(set(log) == {"log_id", "type"} for log in trimmed)
 
 
+def test_query_operators(session, emu, auth):
+    def total(q: str) -> int:
+        return logs(session, emu, auth, q=q, per_page=1, include_totals="true").json()["total"]
+
+    by_type = {code: sum(1 for log in emu.logs if log["type"] == code) for code in ("s", "f", "ssa")}
+    assert total("type:s type:f") == total("type:(s OR f)") == by_type["s"] + by_type["f"]  # side by side: OR
+    assert total("NOT type:s") == 300 - by_type["s"]
+    assert total('type:"ssa"') == by_type["ssa"]
+    assert total("type:ss*") == sum(1 for log in emu.logs if log["type"].startswith("ss"))
+    assert total("type:s AND NOT user_id:*") == 0
+
+
 def test_query_parser():
     assert LogQuery("type:s AND NOT user_id:*").node[0] == "and"
     assert LogQuery("date:[2026-01-01 TO 2026-01-02}").window[1] == int(
@@ -370,16 +382,16 @@ def test_keep_alive_is_fast(session, emu, auth):
 
 def test_cli_runs_until_sigterm():
     env = {**os.environ, "PYTHONPATH": str(PLUGINS)}
-    process = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-m", "auth0_webhooks.devtools.emulator", "--port", "0", "--logs", "20", "--seed", "1",
          "--rate-burst", "5", "--rate-per-second", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )
-    try:
-        base_url = process.stdout.readline().strip()
-        assert base_url.startswith("http://127.0.0.1:")
-        stats = requests.get(f"{base_url}/__emulator/stats", timeout=5).json()
-        assert stats["log_count"] == 20 and stats["rate_limit"] == {"burst": 5, "per_second": 2.0}
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=5) == 0
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+    ) as process:
+        try:
+            base_url = process.stdout.readline().strip()
+            assert base_url.startswith("http://127.0.0.1:")
+            stats = requests.get(f"{base_url}/__emulator/stats", timeout=5).json()
+            assert stats["log_count"] == 20 and stats["rate_limit"] == {"burst": 5, "per_second": 2.0}
+        finally:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=5) == 0

@@ -133,7 +133,8 @@ def test_drop_closes_the_connection(rx, session):
     rx.set_behaviour(script=["drop"])
     with pytest.raises(requests.ConnectionError):
         session.post(f"{rx.base_url}/hook", json=batch("1"))
-    assert rx.requests[0].status == 0 and rx.delivered_log_ids() == []
+    assert rx.requests[0].dropped and rx.requests[0].status == 0 and rx.delivered_log_ids() == []
+    assert rx.stats()["dropped"] == 1 and rx.stats()["failed_answers"] == 1
 
 
 def test_keep_bodies_false_keeps_ids_and_sizes(session):
@@ -195,15 +196,15 @@ def test_stop_closes_keep_alive_connections_and_restarts_on_the_same_port(sessio
 
 def test_cli_runs_until_sigterm():
     env = {**os.environ, "PYTHONPATH": str(PLUGINS)}
-    process = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-m", "auth0_webhooks.devtools.receiver", "--port", "0", "--status", "202", "--verbose"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )
-    try:
-        base_url = process.stdout.readline().strip()
-        assert base_url.startswith("http://127.0.0.1:")
-        assert requests.post(f"{base_url}/hook", json=batch("1"), timeout=5).status_code == 202
-        assert "POST /hook -> 202" in process.stdout.readline()
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=5) == 0
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+    ) as process:
+        try:
+            base_url = process.stdout.readline().strip()
+            assert base_url.startswith("http://127.0.0.1:")
+            assert requests.post(f"{base_url}/hook", json=batch("1"), timeout=5).status_code == 202
+            assert "POST /hook -> 202" in process.stdout.readline()
+        finally:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=5) == 0

@@ -884,7 +884,7 @@ class Auth0Emulator(BackgroundServer):
         with self._lock:
             counts = self._stats
             return {
-                "requests": dict(self._requests),
+                "requests": {name: self._requests[name] for name in ("token", "logs", "control", "other")},
                 "responses": {k: {str(s): n for s, n in v.items()} for k, v in self._responses.items()},
                 "status_429": self._responses["logs"][429],
                 "rate_limited": counts["rate_limited"],

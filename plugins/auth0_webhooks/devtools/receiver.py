@@ -51,9 +51,10 @@ class Delivery:
     body: bytes | None = None
     parse_error: str | None = None
     signature_valid: bool | None = None
-    status: int = 0
+    status: int = 0  # 0 while in flight, or when the connection was dropped without an answer
     answered_at: float = 0.0
     client_gone: bool = False
+    dropped: bool = False
 
     @property
     def delivered(self) -> bool:
@@ -67,6 +68,7 @@ class Delivery:
             "method": self.method, "path": self.path, "headers": self.headers, "body_size": self.body_size,
             "content_type": self.content_type, "log_count": self.log_count, "log_ids": self.log_ids,
             "status": self.status, "delivered": self.delivered, "client_gone": self.client_gone,
+            "dropped": self.dropped,
             "parse_error": self.parse_error, "signature_valid": self.signature_valid,
         }
         if bodies:
@@ -281,7 +283,8 @@ class WebhookReceiver(BackgroundServer):
             "in_flight": in_flight,
             "max_in_flight": max_in_flight,
             "deliveries": sum(1 for r in records if r.delivered),
-            "failed_answers": sum(1 for r in records if not r.delivered),
+            "failed_answers": sum(1 for r in records if r.answered_at and not r.delivered),
+            "dropped": sum(1 for r in records if r.dropped),
             "log_ids": sum(len(r.log_ids) for r in records),
             "delivered_log_ids": len(delivered),
             "unique_delivered_log_ids": unique,
@@ -313,7 +316,7 @@ class WebhookReceiver(BackgroundServer):
             reply = self._answer(request, record)
         finally:
             self._leave()
-        record.status = 0 if reply.drop else reply.status
+        record.status, record.dropped = (0, True) if reply.drop else (reply.status, False)
         record.answered_at = time.time()
         self._report(record)
         return reply
