@@ -1,0 +1,109 @@
+"""End-to-end fixtures: `airflow standalone` (real scheduler, LocalExecutor, SQLite) in a
+throw-away AIRFLOW_HOME, with the emulator and the receiver on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import requests
+
+from auth0_webhooks.devtools.trigger import AirflowApi
+
+REPO = Path(__file__).resolve().parents[2]
+STARTUP_TIMEOUT = 240
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Standalone:
+    """A running `airflow standalone` and a REST client logged in as admin."""
+
+    url: str
+    home: Path
+    api: AirflowApi
+    log_path: Path
+
+
+def start_standalone(tmp_path: Path, environment: dict[str, str]) -> tuple[subprocess.Popen, Standalone]:
+    """Start standalone with `environment` added (connections, variables); wait until it answers."""
+    home = tmp_path / "airflow-home"
+    home.mkdir()
+    port = free_port()
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{port}/execution/",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+        "AUTH0_WEBHOOKS_TOKEN_CACHE": str(tmp_path / "token-cache"),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        **environment,
+    }
+    log_path = tmp_path / "standalone.log"
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "airflow"), "standalone"],
+        env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://localhost:{port}"
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    password_file = home / "simple_auth_manager_passwords.json.generated"
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"airflow standalone exited:\n{log_path.read_text()[-3000:]}")
+        try:
+            if requests.get(f"{url}/api/v2/monitor/health", timeout=2).ok and password_file.exists():
+                password = json.loads(password_file.read_text())["admin"]
+                return process, Standalone(url, home, AirflowApi(url, "admin", password), log_path)
+        except (requests.RequestException, ValueError, KeyError):
+            pass
+        if time.monotonic() > deadline:
+            stop(process)
+            raise RuntimeError(f"airflow standalone did not start in {STARTUP_TIMEOUT} s:\n{log_path.read_text()[-3000:]}")
+        time.sleep(1)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stop standalone and every process it started."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.fixture
+def standalone_factory(tmp_path: Path) -> Iterator:
+    """`start(environment)` -> Standalone; everything is stopped after the test."""
+    processes: list[subprocess.Popen] = []
+
+    def start(environment: dict[str, str]) -> Standalone:
+        process, running = start_standalone(tmp_path, environment)
+        processes.append(process)
+        return running
+
+    yield start
+    for process in processes:
+        stop(process)
