@@ -210,6 +210,7 @@ class _Pools:
         self.connections = [(name, "con_" + _token(rng, 16, _ALNUM), strategy, kind)
                             for name, strategy, kind in _CONNECTIONS]
         self.users = [self._user(rng) for _ in range(users)]
+        self.sessions = [_rand_alnum(rng, 32) for _ in range(users * 4)]
         self.ips = [self._ip(rng) for _ in range(ips)]
         self.locations = [dict(zip(("country_code", "country_code3", "country_name", "city_name",
                                     "latitude", "longitude", "time_zone", "continent_code"), loc))
@@ -281,6 +282,7 @@ class EventFactory:
         self.next_date_ms = to_epoch_ms(start) if start else int(time.time() * 1000)
         self._codes, self._cum = self._weights(self.types)
         self._categories = {code: entry.category for code, entry in load_catalogue().items()}
+        self._builders: dict[str, Builder] = {}
 
     # -- public ------------------------------------------------------------------
 
@@ -342,7 +344,10 @@ class EventFactory:
             date_ms -= int(self.rng.random() * self.late_seconds * 1000)
         self.sequence += 1
         log_id = make_log_id(self.sequence, self.rng)
-        event = _builder(code, self._categories.get(code, _GENERIC_CATEGORY))(self, code, date_ms)
+        builder = self._builders.get(code)
+        if builder is None:
+            builder = self._builders[code] = _builder(code, self._categories.get(code, _GENERIC_CATEGORY))
+        event = builder(self, code, date_ms)
         event["log_id"] = log_id
         event["_id"] = log_id
         return event
@@ -391,7 +396,7 @@ def _login(factory: EventFactory, code: str, date_ms: int) -> dict:
     elapsed = 80 + int(rng.random() * 3920)
     details: dict[str, Any] = {
         "initiatedAt": date_ms - elapsed, "completedAt": date_ms, "elapsedTime": elapsed,
-        "session_id": _rand_alnum(rng, 32), "stats": {"loginsCount": 1 + int(rng.random() * 900)},
+        "session_id": _pick(rng, factory.pools.sessions), "stats": {"loginsCount": 1 + int(rng.random() * 900)},
     }
     if failed:
         details["error"] = {"message": message or "Login failed", "oauthError": "access_denied"}
