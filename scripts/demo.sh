@@ -14,6 +14,7 @@ bash scripts/bootstrap.sh
 source .venv/bin/activate
 
 DEMO=$REPO/.demo
+rm -rf "$DEMO"  # a fresh Airflow home each time: the emulator's logs are new too
 mkdir -p "$DEMO"
 export AIRFLOW_HOME=$DEMO/airflow
 export AIRFLOW__CORE__DAGS_FOLDER=$REPO/dags
@@ -26,16 +27,25 @@ export AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://localhost:$AIRFLOW__API__P
 export AUTH0_WEBHOOKS_TOKEN_CACHE=$DEMO/token-cache
 UI=http://localhost:$AIRFLOW__API__PORT
 
+for port in 8089 8090 8091 "$AIRFLOW__API__PORT" 8793 8794; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "error: port $port is already in use (another demo still running?); stop it first" >&2; exit 1
+  fi
+done
+
 pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+cleanup() {  # every service runs in its own session: stop the whole process group
+  trap - EXIT INT TERM
+  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  sleep 2
+  for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
 
-start() {  # name, command...: run in the background, output to .demo/<name>.log
+start() {  # name, command...: run in the background in a new session, output to .demo/<name>.log
   local name=$1; shift
-  "$@" >"$DEMO/$name.log" 2>&1 &
+  setsid "$@" >"$DEMO/$name.log" 2>&1 &
   pids+=($!)
 }
 
@@ -51,7 +61,8 @@ echo "==> Auth0 emulator on :8089 (5,000 logs, then 20 new logs every 30 s)"
 start emulator python -m auth0_webhooks.devtools.emulator --port 8089 --logs 5000 --seed 42 \
   --client-id demo-client-id --client-secret demo-client-secret --add-every 30 --add-count 20
 echo "==> Webhook receiver on :8090, Slack stand-in on :8091"
-start receiver python -m auth0_webhooks.devtools.receiver --port 8090 --expected-authorization "Bearer demo-webhook-token"
+start receiver python -m auth0_webhooks.devtools.receiver --port 8090 --expected-authorization "Bearer demo-webhook-token" \
+  --signing-secret whsec_ZGVtby1zaWduaW5nLXNlY3JldC0wMTIzNDU2Nzg5
 start slack python -m auth0_webhooks.devtools.receiver --port 8091
 wait_for http://127.0.0.1:8089/__emulator/stats 30 "the emulator"
 wait_for http://127.0.0.1:8090/__receiver/stats 30 "the receiver"
@@ -67,10 +78,10 @@ PASSWORD_FILE=$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated
 for _ in $(seq 60); do [ -s "$PASSWORD_FILE" ] && break; sleep 1; done
 PASSWORD=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['admin'])" "$PASSWORD_FILE")
 
-echo "==> Triggering auth0_logs_to_webhook"
+echo "==> Unpausing auth0_logs_to_webhook"
 status=0
 python -m auth0_webhooks.devtools.trigger --url "$UI" --user admin --password "$PASSWORD" \
-  --dag-id auth0_logs_to_webhook --receiver http://127.0.0.1:8090 --timeout 600 || status=$?
+  --dag-id auth0_logs_to_webhook --receiver http://127.0.0.1:8090 --slack http://127.0.0.1:8091 --timeout 600 || status=$?
 
 cat <<EOF
 

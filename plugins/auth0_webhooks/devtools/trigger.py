@@ -43,9 +43,21 @@ class AirflowApi:
                 time.sleep(2)
 
     def trigger(self, dag_id: str, conf: dict | None = None) -> str:
+        """Unpause the DAG and trigger a run; return its id."""
         self.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
         run = self.call("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
         return run["dag_run_id"]
+
+    def active_run(self, dag_id: str) -> str | None:
+        """The id of a queued or running run of the DAG, if there is one."""
+        runs = self.call("GET", f"/dags/{dag_id}/dagRuns?state=queued&state=running&order_by=-run_after")
+        return runs["dag_runs"][0]["dag_run_id"] if runs["dag_runs"] else None
+
+    def unpause_and_run(self, dag_id: str, settle: float = 5.0) -> str:
+        """Unpause; follow the scheduled run that unpausing starts, or trigger one if none starts."""
+        self.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+        time.sleep(settle)
+        return self.active_run(dag_id) or self.trigger(dag_id)
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float) -> str:
         deadline = time.monotonic() + timeout
@@ -67,22 +79,47 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--password", required=True)
     parser.add_argument("--dag-id", default=DAG_ID)
     parser.add_argument("--receiver", help="base URL of the webhook receiver, to show what it got")
+    parser.add_argument("--slack", help="base URL of a receiver standing in for Slack, to show the run reports")
     parser.add_argument("--timeout", type=float, default=600)
     args = parser.parse_args(argv)
 
     api = AirflowApi(args.url, args.user, args.password)
     api.wait_for_dag(args.dag_id, args.timeout)
-    run_id = api.trigger(args.dag_id)
-    print(f"    triggered run {run_id}; waiting for it to finish")
+    run_id = api.unpause_and_run(args.dag_id)
+    print(f"    unpaused; run {run_id} started; waiting for it to finish")
     state = api.wait_for_run(args.dag_id, run_id, args.timeout)
     for ti in api.task_instances(args.dag_id, run_id):
         label = ti.get("rendered_map_index") or (ti["map_index"] if ti["map_index"] >= 0 else "")
         print(f"    {ti['task_id']:<10} {str(label)[:90]:<90} {ti['state']}")
     print(f"==> Run {run_id}: {state.upper()}")
+    if args.slack:
+        show_slack_reports(args.slack)
     if args.receiver:
-        stats = requests.get(f"{args.receiver}/__receiver/stats", timeout=10).json()
-        print(f"==> The webhook received: {stats}")
+        show_receiver(args.receiver)
     return 0 if state == "success" else 1
+
+
+def show_slack_reports(url: str) -> None:
+    """Print the run reports the pipeline posted to the Slack stand-in."""
+    posts = requests.get(f"{url}/__receiver/requests", params={"bodies": 1}, timeout=10).json()
+    posts = posts.get("requests", posts) if isinstance(posts, dict) else posts
+    print(f"==> Run reports sent to Slack ({len(posts)}):")
+    for post in posts:
+        payload = post.get("payload") or {}
+        for line in str(payload.get("text", "")).splitlines():
+            print(f"    {line}")
+        print()
+
+
+def show_receiver(url: str) -> None:
+    """Print what the webhook receiver got, in a few lines."""
+    stats = requests.get(f"{url}/__receiver/stats", timeout=10).json()
+    print(
+        f"==> The webhook received {stats['delivered_log_ids']} logs in {stats['deliveries']} requests "
+        f"({stats['unique_delivered_log_ids']} distinct, {stats['duplicate_delivered_log_ids']} duplicates, "
+        f"{stats['failed_answers']} refused, {stats['signature_invalid']} with a bad signature); "
+        f"answers by status: {stats['by_status']}"
+    )
 
 
 if __name__ == "__main__":
