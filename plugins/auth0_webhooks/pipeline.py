@@ -13,7 +13,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from auth0_webhooks.auth0_client import MAX_TAKE
+from auth0_webhooks.auth0_client import MAX_TAKE, Auth0AuthError
 from auth0_webhooks.checkpoint import CheckpointConflict, CheckpointStore, acknowledged_prefix
 from auth0_webhooks.log_types import LogFilter
 from auth0_webhooks.names import CHECKPOINT_VARIABLE, CONFIG_VARIABLE, DAG_ID, SLACK_CONN_ID, STATE_VARIABLE
@@ -92,6 +92,10 @@ def read_step(context: Any, client: Any | None = None) -> list[dict]:
         return _read(context, ti, client)
     except Exception as error:
         ti.xcom_push(key=ERROR_KEY, value=f"{type(error).__name__}: {error}")
+        if isinstance(error, (SettingsError, Auth0AuthError)):  # retrying cannot help: fail now
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(str(error)) from None
         raise
 
 

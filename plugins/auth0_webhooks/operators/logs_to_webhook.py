@@ -7,7 +7,7 @@ from typing import Any, Mapping, Sequence
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from auth0_webhooks.hooks.webhook import WebhookHook
+from auth0_webhooks.hooks.webhook import WebhookConfigError, WebhookHook
 from auth0_webhooks.names import WEBHOOK_CONN_ID
 from auth0_webhooks.webhook_client import WebhookDeliveryError, encode, webhook_id
 
@@ -68,7 +68,12 @@ class LogsToWebhookOperator(BaseOperator):
         acked = _resume_point(state, label, len(deliveries))
         if acked:
             self.log.info("Resuming after %d deliveries acknowledged by an earlier try", acked)
-        sender = WebhookHook(self.webhook_conn_id).get_conn()
+        try:
+            sender = WebhookHook(self.webhook_conn_id).get_conn()
+        except WebhookConfigError as error:  # retrying cannot help: fail now
+            ti = context["ti"]
+            ti.xcom_push(key=PROGRESS_KEY, value=unit_progress(deliveries, acked, str(error)))
+            raise AirflowFailException(str(error)) from None
         ti = context["ti"]
         try:
             for delivery in deliveries[acked:]:
