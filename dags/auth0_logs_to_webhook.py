@@ -34,8 +34,12 @@ with DAG(
         "start_from": Param(None, type=["null", "string"],
                             description="This run only: a log_id to continue after, or an ISO date."),
     },
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": True,
-                  "max_retry_delay": timedelta(minutes=10)},
+    default_args={
+        "retries": settings.task_retries,
+        "retry_delay": timedelta(seconds=settings.task_retry_delay_seconds),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(hours=1),
+    },
 ) as dag:
 
     @task(task_id=READ_TASK_ID, execution_timeout=timedelta(minutes=30))

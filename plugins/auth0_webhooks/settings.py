@@ -66,6 +66,8 @@ class Settings:
     # Project additions.
     max_logs_per_run: int = 10_000
     batches_per_task: int = 10
+    task_retries: int = 3
+    task_retry_delay_seconds: int = 60
 
     @property
     def cron(self) -> str | None:
@@ -185,6 +187,8 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "log_types": _log_types,
     "max_logs_per_run": _int_in(1, None),
     "batches_per_task": _int_in(1, 1000),
+    "task_retries": _int_in(0, 20),
+    "task_retry_delay_seconds": _int_in(1, 3600),
 }
 # Settings of the original extension that live in Connections here.
 _MOVED_TO_CONNECTIONS = {

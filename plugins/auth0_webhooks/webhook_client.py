@@ -9,10 +9,8 @@ that does not end in a 2xx raises, and the caller keeps the checkpoint where it 
 
 from __future__ import annotations
 
-import base64
 import enum
 import hashlib
-import hmac
 import json
 import logging
 import random
@@ -25,6 +23,7 @@ import requests
 
 from auth0_webhooks import USER_AGENT
 from auth0_webhooks.retry import backoff_delay, excerpt, retry_after_seconds
+from auth0_webhooks.signatures import sign
 
 log = logging.getLogger(__name__)
 
@@ -101,25 +100,6 @@ def webhook_id(logs: Sequence[Mapping]) -> str:
     first, last = str(logs[0].get("log_id")), str(logs[-1].get("log_id"))
     digest = hashlib.sha256(f"{first}:{last}:{len(logs)}".encode()).hexdigest()[:32]
     return f"msg_{digest}"
-
-
-def decode_secret(secret: str) -> bytes:
-    """A Standard Webhooks secret (`whsec_<base64>`) as key bytes; any other string as its UTF-8 bytes."""
-    if secret.startswith("whsec_"):
-        try:
-            return base64.b64decode(secret[len("whsec_"):], validate=True)
-        except ValueError:
-            pass
-    return secret.encode("utf-8")
-
-
-def sign(message_id: str, timestamp: int, body: bytes, secrets: Sequence[str]) -> str:
-    """`webhook-signature` value: `v1,<base64 HMAC-SHA256>` per secret, space-separated."""
-    signed = f"{message_id}.{timestamp}.".encode() + body
-    return " ".join(
-        "v1," + base64.b64encode(hmac.new(decode_secret(secret), signed, hashlib.sha256).digest()).decode()
-        for secret in secrets
-    )
 
 
 def redact_url(url: str) -> str:

@@ -6,7 +6,6 @@ Spec: shared/reference/auth0-logs-api.md and the defects list of original-extens
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 from datetime import datetime, timedelta, timezone

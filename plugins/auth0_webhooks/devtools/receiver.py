@@ -11,11 +11,8 @@ Run: `python -m auth0_webhooks.devtools.receiver --help`.
 from __future__ import annotations
 
 import argparse
-import base64
 import collections
 import gzip
-import hashlib
-import hmac
 import json
 import random
 import select
@@ -28,8 +25,8 @@ from http import HTTPStatus
 from typing import Any, Iterable
 
 from auth0_webhooks.devtools.emulator import BackgroundServer, Reply, Request, json_reply, run_until_signalled
+from auth0_webhooks.signatures import verify
 
-SIGNATURE_TOLERANCE_SECONDS = 300
 _ENVELOPE_KEYS = ("logs", "data", "events")
 
 
@@ -159,28 +156,6 @@ def log_ids_of(logs: Iterable[dict]) -> list[str]:
     return ids
 
 
-def signing_key(secret: str) -> bytes:
-    """The HMAC key of a Standard Webhooks secret ("whsec_<base64>", else the raw text)."""
-    if secret.startswith("whsec_"):
-        return base64.b64decode(secret[len("whsec_"):])
-    return secret.encode()
-
-
-def verify_signature(key: bytes, headers: dict[str, str], body: bytes, now: float | None = None) -> bool:
-    """Standard Webhooks check: a v1 HMAC-SHA256 of "{id}.{timestamp}.{body}", timestamp within 5 min."""
-    msg_id, stamp = headers.get("webhook-id", ""), headers.get("webhook-timestamp", "")
-    signatures = headers.get("webhook-signature", "").split()
-    try:
-        skew = abs((time.time() if now is None else now) - int(stamp))
-    except ValueError:
-        return False
-    if not msg_id or skew > SIGNATURE_TOLERANCE_SECONDS:
-        return False
-    digest = hmac.new(key, f"{msg_id}.{stamp}.".encode() + body, hashlib.sha256).digest()
-    expected = base64.b64encode(digest).decode()
-    return any(sig.startswith("v1,") and hmac.compare_digest(sig[3:], expected) for sig in signatures)
-
-
 def _peer_closed(sock: socket.socket | None) -> bool:
     """Whether the client has closed its end (e.g. after timing out)."""
     if sock is None:
@@ -218,7 +193,7 @@ class WebhookReceiver(BackgroundServer):
         self.path = path
         self.keep_bodies = keep_bodies
         self.expected_authorization = expected_authorization
-        self.signing_key = signing_key(signing_secret) if signing_secret else None
+        self.signing_secret = signing_secret
         self.behaviour = Behaviour(status=status, delay=delay)
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -355,8 +330,8 @@ class WebhookReceiver(BackgroundServer):
             return json_reply(404, {"error": f"no webhook at {request.path}"})
         if self.expected_authorization is not None and request.header("authorization") != self.expected_authorization:
             return json_reply(401, {"error": "missing or wrong Authorization header"})
-        if self.signing_key is not None:
-            record.signature_valid = verify_signature(self.signing_key, request.headers, request.body)
+        if self.signing_secret:
+            record.signature_valid = verify([self.signing_secret], request.headers, request.body)
             if not record.signature_valid:
                 return json_reply(401, {"error": "invalid webhook signature"})
         action, behaviour = self._next_action()
