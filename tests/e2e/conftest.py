@@ -37,12 +37,23 @@ class Standalone:
     home: Path
     api: AirflowApi
     log_path: Path
+    process: subprocess.Popen
+
+    def kill(self) -> None:
+        """SIGKILL every Airflow process (scheduler, API server, workers, tasks): a crash."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(timeout=30)
 
 
-def start_standalone(tmp_path: Path, environment: dict[str, str]) -> tuple[subprocess.Popen, Standalone]:
-    """Start standalone with `environment` added (connections, variables); wait until it answers."""
+def start_standalone(tmp_path: Path, environment: dict[str, str]) -> Standalone:
+    """Start standalone with `environment` added (connections, variables); wait until it answers.
+
+    A second start in the same test reuses the Airflow home: a restart after a crash."""
     home = tmp_path / "airflow-home"
-    home.mkdir()
+    home.mkdir(exist_ok=True)
     port = free_port()
     env = {
         **os.environ,
@@ -56,11 +67,13 @@ def start_standalone(tmp_path: Path, environment: dict[str, str]) -> tuple[subpr
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
         "AUTH0_WEBHOOKS_TOKEN_CACHE": str(tmp_path / "token-cache"),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         **environment,
     }
-    log_path = tmp_path / "standalone.log"
+    log_path = tmp_path / f"standalone-{port}.log"
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "airflow"), "standalone"],
         env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
@@ -74,7 +87,7 @@ def start_standalone(tmp_path: Path, environment: dict[str, str]) -> tuple[subpr
         try:
             if requests.get(f"{url}/api/v2/monitor/health", timeout=2).ok and password_file.exists():
                 password = json.loads(password_file.read_text())["admin"]
-                return process, Standalone(url, home, AirflowApi(url, "admin", password), log_path)
+                return Standalone(url, home, AirflowApi(url, "admin", password), log_path, process)
         except (requests.RequestException, ValueError, KeyError):
             pass
         if time.monotonic() > deadline:
@@ -98,13 +111,12 @@ def stop(process: subprocess.Popen) -> None:
 @pytest.fixture
 def standalone_factory(tmp_path: Path) -> Iterator:
     """`start(environment)` -> Standalone; everything is stopped after the test."""
-    processes: list[subprocess.Popen] = []
+    started: list[Standalone] = []
 
     def start(environment: dict[str, str]) -> Standalone:
-        process, running = start_standalone(tmp_path, environment)
-        processes.append(process)
-        return running
+        started.append(start_standalone(tmp_path, environment))
+        return started[-1]
 
     yield start
-    for process in processes:
-        stop(process)
+    for running in started:
+        stop(running.process)

@@ -1,0 +1,105 @@
+"""Crash safety under a real scheduler: SIGKILL a delivering task process, or the whole of Airflow
+(scheduler, API server, workers) in the middle of a run. The checkpoint never moves past a log the
+webhook has not acknowledged, and what follows re-sends only what was in flight."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+
+import pytest
+
+from auth0_webhooks.devtools.emulator import Auth0Emulator
+from auth0_webhooks.devtools.receiver import WebhookReceiver
+from auth0_webhooks.names import CHECKPOINT_VARIABLE, CONFIG_VARIABLE, DAG_ID
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+LOGS = 800
+SETTINGS = {"schedule": None, "batch_size": 40, "webhook_concurrent_calls": 2, "batches_per_task": 2,
+            "task_retries": 2, "task_retry_delay_seconds": 2}
+UNIT = SETTINGS["batch_size"] * SETTINGS["batches_per_task"]  # logs one mapped task sends
+
+
+def environment(emulator: Auth0Emulator, receiver: WebhookReceiver) -> dict[str, str]:
+    return {
+        "AIRFLOW_CONN_AUTH0_DEFAULT": json.dumps({"conn_type": "auth0", "host": emulator.base_url,
+                                                  "login": "crash", "password": "crash-secret"}),
+        "AIRFLOW_CONN_AUTH0_WEBHOOK": json.dumps({"conn_type": "http", "host": f"{receiver.base_url}/hook",
+                                                  "password": "Bearer crash"}),
+        "AIRFLOW_VAR_" + CONFIG_VARIABLE.upper(): json.dumps(SETTINGS),
+    }
+
+
+def wait_for(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def running_deliveries(api, run_id: str) -> list[dict]:
+    tis = api.call("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/deliver/listMapped?limit=100")
+    return [ti for ti in tis["task_instances"] if ti["state"] == "running"]
+
+
+def run_until_caught_up(api, first_run: str) -> list[str]:
+    """Wait for the run, then trigger runs until one succeeds; return the runs' states."""
+    states = [api.wait_for_run(DAG_ID, first_run, timeout=400)]
+    while states[-1] != "success" and len(states) < 4:
+        states.append(api.wait_for_run(DAG_ID, api.trigger(DAG_ID), timeout=400))
+    return states
+
+
+def check_outcome(api, emulator: Auth0Emulator, receiver: WebhookReceiver, in_flight_units: int) -> Counter:
+    delivered = receiver.delivered_log_ids()
+    counts = Counter(delivered)
+    assert set(counts) == set(emulator.log_ids), "a log is missing or unexpected"
+    duplicates = len(delivered) - len(counts)
+    assert duplicates <= in_flight_units * UNIT, f"{duplicates} duplicates: more than the units in flight"
+    checkpoint = api.call("GET", f"/variables/{CHECKPOINT_VARIABLE}")["value"]
+    assert checkpoint == emulator.log_ids[-1]
+    return counts
+
+
+def test_sigkill_of_a_delivering_task(standalone_factory):
+    with Auth0Emulator(client_id="crash", client_secret="crash-secret", logs=LOGS, seed=5) as emulator, \
+            WebhookReceiver(delay=0.5, expected_authorization="Bearer crash") as receiver:
+        airflow = standalone_factory(environment(emulator, receiver))
+        airflow.api.wait_for_dag(DAG_ID, timeout=180)
+        run_id = airflow.api.trigger(DAG_ID)
+        victim = wait_for(lambda: receiver.stats()["deliveries"] >= 2 and running_deliveries(airflow.api, run_id),
+                          timeout=180, what="a delivery in progress")[0]
+        killed = subprocess.run(["pkill", "-KILL", "-f", f"airflow worker -- {victim['id']}"], check=False)
+        assert killed.returncode == 0, "no task process found to kill"
+
+        states = run_until_caught_up(airflow.api, run_id)
+
+        counts = check_outcome(airflow.api, emulator, receiver, in_flight_units=1)
+        print(f"task SIGKILL: {LOGS} logs, runs {states}, {sum(counts.values()) - len(counts)} duplicates")
+
+
+def test_sigkill_of_all_of_airflow_then_restart(standalone_factory):
+    with Auth0Emulator(client_id="crash", client_secret="crash-secret", logs=LOGS, seed=6) as emulator, \
+            WebhookReceiver(delay=0.5, expected_authorization="Bearer crash") as receiver:
+        env = environment(emulator, receiver)
+        airflow = standalone_factory(env)
+        airflow.api.wait_for_dag(DAG_ID, timeout=180)
+        run_id = airflow.api.trigger(DAG_ID)
+        wait_for(lambda: receiver.stats()["deliveries"] >= 4, timeout=180, what="deliveries to start")
+        airflow.kill()
+        acknowledged_before_crash = len(receiver.delivered_log_ids())
+
+        airflow = standalone_factory(env)  # same Airflow home: the scheduler finds the interrupted run
+        states = run_until_caught_up(airflow.api, run_id)
+
+        counts = check_outcome(airflow.api, emulator, receiver, in_flight_units=SETTINGS["webhook_concurrent_calls"])
+        print(f"Airflow SIGKILL + restart: {LOGS} logs, {acknowledged_before_crash} acknowledged before the crash, "
+              f"runs {states}, {sum(counts.values()) - len(counts)} duplicates")
