@@ -18,7 +18,7 @@ from typing import Callable
 
 from auth0_webhooks.auth0_client import Auth0LogsClient, CheckpointExpired
 from auth0_webhooks.planning import Plan, Planner
-from auth0_webhooks.settings import StartFrom
+from auth0_webhooks.settings import StartFrom, parse_date
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,15 @@ class Gap:
     oldest_retained_log_id: str | None
     oldest_retained_date: str | None
 
+    def span(self) -> str:
+        """How much time the lost logs cover, when both ends are dated."""
+        start, end = parse_date(self.expired_checkpoint_date or ""), parse_date(self.oldest_retained_date or "")
+        if start is None or end is None:
+            return "of unknown length (the checkpoint's date was not recorded)"
+        seconds = max(0, int((end - start).total_seconds()))
+        days, rest = divmod(seconds, 86400)
+        return f"of {days} d {rest // 3600} h {rest % 3600 // 60} min"
+
     def describe(self) -> str:
         since = f" (dated {self.expired_checkpoint_date})" if self.expired_checkpoint_date else ""
         until = (
@@ -51,7 +60,7 @@ class Gap:
         )
         return (
             f"checkpoint {self.expired_checkpoint}{since} is older than the tenant's log retention: "
-            f"logs from it to {until} are no longer available and were not delivered"
+            f"a gap {self.span()}: logs from it to {until} are no longer available and were not delivered"
         )
 
 

@@ -108,15 +108,25 @@ def stop(process: subprocess.Popen) -> None:
             pass
 
 
-@pytest.fixture
-def standalone_factory(tmp_path: Path) -> Iterator:
-    """`start(environment)` -> Standalone; everything is stopped after the test."""
+def _factory(directory: Path) -> Iterator:
     started: list[Standalone] = []
 
     def start(environment: dict[str, str]) -> Standalone:
-        started.append(start_standalone(tmp_path, environment))
+        started.append(start_standalone(directory, environment))
         return started[-1]
 
     yield start
     for running in started:
         stop(running.process)
+
+
+@pytest.fixture
+def standalone_factory(tmp_path: Path) -> Iterator:
+    """`start(environment)` -> Standalone; everything is stopped after the test."""
+    yield from _factory(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def module_standalone_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """The same, shared by the tests of a module (one Airflow start for all of them)."""
+    yield from _factory(tmp_path_factory.mktemp("standalone"))

@@ -38,6 +38,9 @@ class FakeStateStore:
     def set(self, key: str, value: object) -> None:
         self.values[key] = value
 
+    def delete(self, key: str) -> None:
+        self.values.pop(key, None)
+
 
 @pytest.fixture(autouse=True)
 def webhook_connection(monkeypatch):
@@ -140,3 +143,14 @@ def test_a_permanent_refusal_fails_without_airflow_retries(requests_mock, status
     assert ti.pushed[PROGRESS_KEY]["acked"] == 0
     if status == 410:
         assert "asking us to stop" in str(caught.value)
+
+
+def test_progress_is_saved_while_sending_so_a_killed_task_resumes(requests_mock, monkeypatch):
+    requests_mock.post(URL, status_code=200)
+    saves = []
+    state = FakeStateStore()
+    state.set = lambda key, value: saves.append(value)  # type: ignore[method-assign]
+    monkeypatch.setattr("auth0_webhooks.operators.logs_to_webhook.SAVE_EVERY_SECONDS", 0)
+    run(unit_of(make_logs(30), 10, True), state=state)
+    assert [save["acked"] for save in saves] == [1, 2, 3]
+    assert state.values == {}  # cleared once the unit is complete

@@ -138,3 +138,17 @@ def test_dry_run_plans_nothing_and_commits_nothing(variables, tenant):
     report = pipeline.commit_step({"ti": ti})
     assert report["dry_run"] and CHECKPOINT_VARIABLE not in variables
     assert "40 logs would have been sent" in " ".join(report["warnings"])
+
+
+def test_the_gap_is_measured_when_the_checkpoint_date_was_recorded(variables, tenant):
+    logs = tenant.add_logs(40)
+    ti = PipelineTI()
+    deliver_everything(ti, pipeline.read_step({"ti": ti, "params": {}}, client=client_for(tenant)))
+    pipeline.commit_step({"ti": ti})  # records the checkpoint and its date
+    more = tenant.add_logs(10)
+    tenant.expire(45)  # the checkpoint (log 39) and the first 5 new logs are gone
+    ti = PipelineTI()
+    pipeline.read_step({"ti": ti, "params": {}}, client=client_for(tenant))
+    gap = ti.by_task[("read_logs", pipeline.SUMMARY_KEY, None)]["gap"]
+    assert logs[-1]["date"] in gap and more[5]["date"] in gap
+    assert "a gap of 0 d 0 h" in gap  # the emulator writes a log a second

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, Mapping, Sequence
 
 from airflow.sdk import BaseOperator
@@ -13,6 +14,7 @@ from auth0_webhooks.webhook_client import WebhookDeliveryError, encode, webhook_
 
 PROGRESS_KEY = "progress"
 _RESUME_KEY = "acknowledged"
+SAVE_EVERY_SECONDS = 1.0  # how often a running unit records its progress for a retry to resume from
 
 
 def unit_progress(deliveries: Sequence[Mapping], acked: int, error: str | None = None) -> dict:
@@ -38,7 +40,8 @@ class LogsToWebhookOperator(BaseOperator):
 
     Deliveries stop at the first one the webhook does not acknowledge: nothing is skipped. The
     acknowledged prefix is pushed to XCom (`progress`) whether the task succeeds or fails, and
-    kept in the task state store, so that a retry resumes after the last acknowledged request.
+    kept in the task state store (on failure, and every second while sending), so that a retry,
+    even of a task that was killed, resumes after the last acknowledged request.
     A permanent refusal (4xx, 410 Gone) fails the task without Airflow retries.
     """
 
@@ -75,11 +78,15 @@ class LogsToWebhookOperator(BaseOperator):
             ti.xcom_push(key=PROGRESS_KEY, value=unit_progress(deliveries, acked, str(error)))
             raise AirflowFailException(str(error)) from None
         ti = context["ti"]
+        saved_at = time.monotonic()
         try:
             for delivery in deliveries[acked:]:
                 logs = delivery["logs"]
                 sender.send(encode(logs, as_batch), webhook_id(logs))
                 acked += 1
+                if state is not None and time.monotonic() - saved_at >= SAVE_EVERY_SECONDS:
+                    state.set(_RESUME_KEY, {"unit": label, "acked": acked})  # a killed task resumes here
+                    saved_at = time.monotonic()
         except WebhookDeliveryError as error:
             ti.xcom_push(key=PROGRESS_KEY, value=unit_progress(deliveries, acked, str(error)))
             if state is not None and acked:
@@ -89,6 +96,8 @@ class LogsToWebhookOperator(BaseOperator):
             raise
         progress = unit_progress(deliveries, acked)
         ti.xcom_push(key=PROGRESS_KEY, value=progress)
+        if state is not None:
+            state.delete(_RESUME_KEY)
         self.log.info(
             "Delivered %d logs in %d requests to %s (%d retried)",
             progress["logs_acked"], sender.stats.requests, sender.target, sender.stats.retries,
