@@ -121,14 +121,15 @@ def run_until_caught_up(
         if before_run:
             before_run(number)
         first_request = len(receiver.requests)
-        log_start = len(caplog.text)
+        first_record = len(caplog.records)
         dag_run = run_dag()
         settle(receiver)
         checkpoint = variables()
         records = receiver.requests[first_request:]
         acknowledged = [log_id for record in records if record.delivered for log_id in record.log_ids]
-        text = caplog.text[log_start:]
-        resends = sum(int(n) for n in RESEND_RE.findall(text))
+        report_errors = [record.getMessage() for record in caplog.records[first_record:]
+                         if record.name == "auth0_webhooks.pipeline" and record.getMessage().startswith("Error: ")]
+        resends = sum(int(n) for line in report_errors for n in RESEND_RE.findall(line))
         retries = sum(max(ti.try_number - 1, 0) for ti in dag_run.get_task_instances())
         run = Run(number, dag_run.state, checkpoint, acknowledged, resends, retries)
         campaign.runs.append(run)
@@ -216,8 +217,9 @@ def retry_after_honoured(receiver: Any, status: str = "429", wait: float = 1.0) 
 
 # --------------------------------------------------------------------------- scenarios
 
-FLAKY_WEBHOOK = {"fail_rate": 0.3, "fail_status": 500, "hang_rate": 0.05, "hang_seconds": 2.5, "retry_after": 1}
-FLAKY_SCRIPT = ["429", "ok", "ok", "429", "ok", "503", "ok", "ok", "429", "429", "ok"]
+FLAKY_WEBHOOK = {"fail_rate": 0.3, "fail_status": 500, "hang_rate": 0.08, "hang_seconds": 2.5, "retry_after": 1}
+# Scripted first (then the random faults): 429/503 with Retry-After, two hangs past the 1 s client timeout.
+FLAKY_SCRIPT = ["429", "ok", "hang:2.5", "ok", "429", "ok", "503", "ok", "hang:2.5", "ok", "429", "429", "ok"]
 
 
 def test_flaky_webhook(emulator, receiver, configure, run_dag, variables, monkeypatch, caplog):
@@ -233,7 +235,7 @@ def test_flaky_webhook(emulator, receiver, configure, run_dag, variables, monkey
 
     figures = check_outcome(campaign, receiver, variables)
     stats = receiver.stats()
-    assert stats["by_status"].get("500", 0) > 0 and stats["client_gone"] > 0 and stats["by_status"]["429"] >= 4
+    assert stats["by_status"].get("500", 0) > 0 and stats["client_gone"] >= 2 and stats["by_status"]["429"] >= 4
     gaps = retry_after_honoured(receiver, "429") + retry_after_honoured(receiver, "503")
     assert gaps and min(gaps) >= 0.95, f"Retry-After: 1 not honoured: {sorted(gaps)[:3]}"
     report(campaign, figures, receiver_faults(receiver), f"Retry-After waits >= {min(gaps):.2f} s")
@@ -321,10 +323,11 @@ def test_permanent_refusal_then_recovery(emulator, receiver, configure, run_dag,
 
     first, second = campaign.runs[0], campaign.runs[1]
     assert first.state == "failed" and second.state == "failed"
-    assert first.checkpoint is not None and first.checkpoint < logs[-1]["log_id"]
+    assert first.checkpoint is None or first.checkpoint < logs[-1]["log_id"]  # None: unit 0 was refused first
     assert second.checkpoint == first.checkpoint and second.acknowledged == []
     assert len(campaign.runs) == 3
-    assert "HTTP 400" in caplog.text and "410 Gone" in caplog.text
+    # The report names the first unit left incomplete and the refusal it met (400 or 410: units run in any order).
+    assert re.search(r"Error: unit \S+ \(\d+ logs\) was not fully delivered: .*HTTP 4(00|10)", caplog.text)
     figures = check_outcome(campaign, receiver, variables)
     # Every log acknowledged beyond the first run's checkpoint was sent exactly once more.
     assert figures["duplicates"] == figures["bound"] == len(first.beyond_checkpoint) > 0
@@ -354,3 +357,24 @@ def test_filter_under_a_flaky_webhook(emulator, receiver, configure, run_dag, va
     assert stats["by_status"].get("500", 0) > 0 and stats["by_status"].get("429", 0) > 0
     report(campaign, figures, receiver_faults(receiver),
            f"filter {settings}: {len(excluded)} of {len(logs)} logs excluded, none sent")
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: a 410 Gone fails only the unit that got it (operators/logs_to_webhook.py:94-95); the run's other "
+    "units keep POSTing to the receiver that asked us to stop, although the error says 'delivery is paused' "
+    "(webhook_client.py:58) and the reference says to pause delivery and tell the operator"))
+def test_410_gone_pauses_delivery(emulator, receiver, configure, run_dag, variables, monkeypatch):
+    logs = emulator.add_logs(200)
+    configure(batch_size=20, webhook_concurrent_calls=2, batches_per_task=2, **FAST_RETRIES)
+    webhook_connection(monkeypatch, receiver, timeout=2, max_attempts=2)
+    receiver.set_behaviour(script=["ok", "410"])
+
+    run = run_dag()
+
+    assert run.state == "failed"
+    assert_checkpoint_safe(variables(), [entry["log_id"] for entry in logs], set(receiver.delivered_log_ids()))
+    requests = receiver.requests
+    gone = next(index for index, record in enumerate(requests) if record.status == 410)
+    # dag.test runs the mapped tasks one after another: nothing else was in flight at the 410.
+    after = requests[gone + 1:]
+    assert after == [], f"{len(after)} requests were sent after the receiver answered 410 Gone"

@@ -59,9 +59,20 @@ def setup(module_standalone_factory) -> Iterator[Setup]:
                                                       "login": "e2e", "password": "e2e-secret"}),
             "AIRFLOW_CONN_AUTH0_WEBHOOK": json.dumps({"conn_type": "http", "host": f"{receiver.base_url}/hook",
                                                       "password": "Bearer e2e-token"}),
+            "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
         })
         airflow.api.wait_for_dag(DAG_ID, timeout=180)
         yield Setup(airflow, emulator, receiver)
+
+
+@pytest.mark.parametrize("secret, works", [("e2e-secret", True), ("wrong-secret", False)])
+def test_the_connection_test_button(setup, secret, works):
+    answer = setup.api.call("POST", "/connections/test", json={
+        "connection_id": "auth0_test", "conn_type": "auth0", "host": setup.emulator.base_url,
+        "login": "e2e", "password": secret})
+    assert answer["status"] is works
+    assert ("Connected to" in answer["message"]) is works
+    assert secret not in answer["message"]
 
 
 def test_schedule_follows_the_variable_and_a_bad_setting_never_hides_the_dag(setup):
