@@ -29,7 +29,7 @@ CRON_PRESETS = {
     "@quarterly": "0 0 1 */3 *",
     "@yearly": "0 0 1 1 *",
 }
-_LOG_ID = re.compile(r"^[0-9A-Za-z]{6,}$")
+_LOG_ID = re.compile(r"^(\d{6,}|[0-9a-f]{24})$")  # Auth0 log ids: long numeric strings (old: 24 hex)
 
 
 class SettingsError(ValueError):
