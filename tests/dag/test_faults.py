@@ -197,11 +197,12 @@ def emulator_faults(emulator: Any) -> str:
 def report(campaign: Campaign, figures: dict[str, Any], faults: str, note: str = "") -> None:
     print(f"\n[faults] {campaign.name}: {figures['expected']} logs expected | {faults} | "
           f"duplicates {figures['duplicates']} (bound {figures['bound']}: acknowledged beyond a committed "
-          f"checkpoint) | runs {figures['runs']} ({figures['failed_runs']} failed, {figures['task_retries']} task retries) | {campaign.seconds:.1f} s"
+          f"checkpoint) | runs {figures['runs']} ({figures['failed_runs']} failed, "
+          f"{figures['task_retries']} task retries) | {campaign.seconds:.1f} s"
           + (f" | {note}" if note else ""), flush=True)
 
 
-def retry_after_honoured(receiver: Any, status: str = "429", wait: float = 1.0) -> list[float]:
+def retry_after_honoured(receiver: Any, status: str = "429") -> list[float]:
     """For each `status` answer, the seconds until the same message (webhook-id) came again."""
     records = receiver.requests
     gaps = []
