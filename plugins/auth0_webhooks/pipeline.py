@@ -22,6 +22,8 @@ from auth0_webhooks.planning import Planner, split_into_units, unit_label
 from auth0_webhooks.reading import StartPoint, read_logs, resolve_start
 from auth0_webhooks.reporting import RunReport, send_to_slack, should_notify
 from auth0_webhooks.settings import Settings, SettingsError, StartFrom, parse_settings, parse_start_from
+from auth0_webhooks import variables
+from auth0_webhooks.variables import delivery_paused
 
 log = logging.getLogger(__name__)
 
@@ -36,37 +38,22 @@ class RunFailed(Exception):
     """The run did not deliver everything it read; the message says what and why."""
 
 
-# ---- Variables (through the Task SDK; unit tests patch these two functions) ----
-
-
-def variable_get(key: str) -> str | None:
-    from airflow.sdk import Variable
-
-    return Variable.get(key, default=None)
-
-
-def variable_set(key: str, value: str) -> None:
-    from airflow.sdk import Variable
-
-    Variable.set(key, value)
-
-
 def load_settings() -> Settings:
     """Settings from the config Variable (raises SettingsError naming each wrong key)."""
-    return parse_settings(variable_get(CONFIG_VARIABLE))
+    return parse_settings(variables.variable_get(CONFIG_VARIABLE))
 
 
 def load_state() -> dict:
     """The pipeline's own bookkeeping (which START_FROM was applied, the checkpoint's date)."""
     try:
-        state = json.loads(variable_get(STATE_VARIABLE) or "{}")
+        state = json.loads(variables.variable_get(STATE_VARIABLE) or "{}")
     except ValueError:
         return {}
     return state if isinstance(state, dict) else {}
 
 
 def checkpoint_store() -> CheckpointStore:
-    return CheckpointStore(CHECKPOINT_VARIABLE, variable_get, variable_set)
+    return CheckpointStore(CHECKPOINT_VARIABLE, variables.variable_get, variables.variable_set)
 
 
 # ---- read ----
@@ -92,14 +79,21 @@ def read_step(context: Any, client: Any | None = None) -> list[dict]:
         return _read(context, ti, client)
     except Exception as error:
         ti.xcom_push(key=ERROR_KEY, value=f"{type(error).__name__}: {error}")
-        if isinstance(error, (SettingsError, Auth0AuthError)):  # retrying cannot help: fail now
+        if isinstance(error, (SettingsError, Auth0AuthError, DeliveryPaused)):  # retrying cannot help: fail now
             from airflow.sdk.exceptions import AirflowFailException
 
             raise AirflowFailException(str(error)) from None
         raise
 
 
+class DeliveryPaused(Exception):
+    """The receiver asked us to stop (410 Gone); an operator must resume delivery."""
+
+
 def _read(context: Any, ti: Any, client: Any | None) -> list[dict]:
+    paused = delivery_paused()
+    if paused:
+        raise DeliveryPaused(paused)
     settings = load_settings()
     params = run_params(context)
     if client is None:
@@ -240,7 +234,7 @@ def _save_state(start: dict, checkpoint: str, checkpoint_date: str | None) -> No
     if start.get("start_from_applied"):
         state["start_from_applied"] = start["start_from_applied"]
     state["checkpoint"], state["checkpoint_date"] = checkpoint, checkpoint_date
-    variable_set(STATE_VARIABLE, json.dumps(state))
+    variables.variable_set(STATE_VARIABLE, json.dumps(state))
 
 
 def _warn_if_stale(last_log_date: str | None, report: RunReport) -> None:

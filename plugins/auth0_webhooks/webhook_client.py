@@ -55,10 +55,15 @@ class WebhookDeliveryError(Exception):
         self.attempts = attempts
         message = f"webhook {target} did not acknowledge after {attempts} attempt(s): {outcome.reason}"
         if outcome.verdict is Verdict.GONE:
-            message += "; the receiver answered 410 Gone, asking us to stop sending: delivery is paused"
+            message += "; the receiver answered 410 Gone, asking us to stop sending"
         elif outcome.verdict is Verdict.PERMANENT:
             message += "; retrying the same request will not help: fix the receiver or the connection"
         super().__init__(message)
+
+    @property
+    def gone(self) -> bool:
+        """True when the receiver answered 410 Gone: delivery must pause until an operator resumes it."""
+        return self.outcome.verdict is Verdict.GONE
 
     @property
     def permanent(self) -> bool:

@@ -11,7 +11,7 @@ import pytest
 
 from auth0_webhooks.devtools.emulator import Auth0Emulator
 from auth0_webhooks.devtools.receiver import WebhookReceiver
-from auth0_webhooks.names import CHECKPOINT_VARIABLE, CONFIG_VARIABLE, DAG_ID, STATE_VARIABLE
+from auth0_webhooks.names import CHECKPOINT_VARIABLE, CONFIG_VARIABLE, DAG_ID, PAUSE_VARIABLE, STATE_VARIABLE
 
 DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "auth0_logs_to_webhook.py"
 CLIENT_ID, CLIENT_SECRET = "dag-test-client", "dag-test-client-secret-0123456789"
@@ -49,7 +49,7 @@ def variables(airflow_db: None) -> Iterator[Callable[..., Any]]:
     from airflow.models.variable import Variable
 
     def clean() -> None:
-        for key in (CHECKPOINT_VARIABLE, STATE_VARIABLE, CONFIG_VARIABLE):
+        for key in (CHECKPOINT_VARIABLE, STATE_VARIABLE, CONFIG_VARIABLE, PAUSE_VARIABLE):
             Variable.delete(key)
 
     clean()

@@ -304,8 +304,13 @@ def test_expired_checkpoint_continues_from_the_oldest_retained_log(emulator, rec
 
 
 def test_permanent_refusal_then_recovery(emulator, receiver, configure, run_dag, variables, monkeypatch, caplog):
-    """400 and 410 answers fail the run without losing anything; once the webhook accepts
-    again, everything arrives and only logs acknowledged after the gap are sent twice."""
+    """400 and 410 answers fail the run without losing anything; a 410 pauses delivery until an
+    operator deletes the pause Variable; once the webhook accepts again, everything arrives and
+    only logs acknowledged after the gap are sent twice."""
+    from airflow.models.variable import Variable
+
+    from auth0_webhooks.names import PAUSE_VARIABLE
+
     logs = emulator.add_logs(800)
     configure(batch_size=40, webhook_concurrent_calls=3, batches_per_task=2, **FAST_RETRIES)
     webhook_connection(monkeypatch, receiver, timeout=2, max_attempts=2)
@@ -314,9 +319,11 @@ def test_permanent_refusal_then_recovery(emulator, receiver, configure, run_dag,
     def before_run(number: int) -> None:
         if number == 1:  # some units acknowledged, some refused: a gap, and units after it
             receiver.set_behaviour(script=["ok"] * 3 + ["400"] * 4 + ["ok"] * 3 + ["410"])
-        elif number == 2:  # refused from the first request
+        elif number == 2:  # the 410 of run 1 paused delivery: this run sends nothing at all
+            assert variables(PAUSE_VARIABLE), "a 410 Gone must pause delivery"
             receiver.set_behaviour(status=400, script=[])
-        else:
+        else:  # the operator fixed the receiver and resumed delivery
+            Variable.delete(PAUSE_VARIABLE)
             receiver.set_behaviour(status=200)
 
     campaign = run_until_caught_up("4 permanent refusal", run_dag, variables, receiver, caplog,
@@ -360,10 +367,6 @@ def test_filter_under_a_flaky_webhook(emulator, receiver, configure, run_dag, va
            f"filter {settings}: {len(excluded)} of {len(logs)} logs excluded, none sent")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a 410 Gone fails only the unit that got it (operators/logs_to_webhook.py:94-95); the run's other "
-    "units keep POSTing to the receiver that asked us to stop, although the error says 'delivery is paused' "
-    "(webhook_client.py:58) and the reference says to pause delivery and tell the operator"))
 def test_410_gone_pauses_delivery(emulator, receiver, configure, run_dag, variables, monkeypatch):
     logs = emulator.add_logs(200)
     configure(batch_size=20, webhook_concurrent_calls=2, batches_per_task=2, **FAST_RETRIES)

@@ -43,6 +43,14 @@ class FakeStateStore:
 
 
 @pytest.fixture(autouse=True)
+def variables(monkeypatch) -> dict:
+    store: dict[str, str] = {}
+    monkeypatch.setattr("auth0_webhooks.variables.variable_get", lambda key: store.get(key))
+    monkeypatch.setattr("auth0_webhooks.variables.variable_set", lambda key, value: store.__setitem__(key, value))
+    return store
+
+
+@pytest.fixture(autouse=True)
 def webhook_connection(monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_AUTH0_WEBHOOK", json.dumps(
         {"conn_type": "http", "host": URL, "password": AUTH, "extra": {"timeout": 3, "max_attempts": 2}}))
@@ -154,3 +162,19 @@ def test_progress_is_saved_while_sending_so_a_killed_task_resumes(requests_mock,
     run(unit_of(make_logs(30), 10, True), state=state)
     assert [save["acked"] for save in saves] == [1, 2, 3]
     assert state.values == {}  # cleared once the unit is complete
+
+
+def test_410_gone_pauses_delivery_for_every_unit_until_an_operator_resumes(requests_mock, variables):
+    requests_mock.post(URL, [{"status_code": 200}, {"status_code": 410}])
+    with pytest.raises(AirflowFailException, match="410"):
+        run(unit_of(make_logs(30), 10, True))
+    assert "auth0_webhooks_paused" in variables
+    ti = FakeTI()
+    with pytest.raises(AirflowFailException, match="delivery is paused") as caught:
+        run(unit_of(make_logs(30), 10, True), ti)  # another unit: sends nothing
+    assert "delete the Variable 'auth0_webhooks_paused'" in str(caught.value)
+    assert len(requests_mock.request_history) == 2
+    assert ti.pushed[PROGRESS_KEY]["acked"] == 0
+    del variables["auth0_webhooks_paused"]  # the operator resumes delivery
+    requests_mock.post(URL, status_code=200)
+    assert run(unit_of(make_logs(30), 10, True))[0]["acked"] == 3

@@ -35,8 +35,8 @@ class PipelineTI(FakeTI):
 @pytest.fixture
 def variables(monkeypatch):
     store: dict[str, str] = {}
-    monkeypatch.setattr(pipeline, "variable_get", lambda key: store.get(key))
-    monkeypatch.setattr(pipeline, "variable_set", lambda key, value: store.__setitem__(key, value))
+    monkeypatch.setattr(pipeline.variables, "variable_get", lambda key: store.get(key))
+    monkeypatch.setattr(pipeline.variables, "variable_set", lambda key, value: store.__setitem__(key, value))
     return store
 
 

@@ -169,7 +169,7 @@ def test_410_gone_pauses(requests_mock, clock):
     assert requests_mock.call_count == 1
     assert caught.value.outcome.verdict is Verdict.GONE
     assert caught.value.permanent
-    assert "410 Gone" in str(caught.value) and "paused" in str(caught.value)
+    assert "410 Gone" in str(caught.value) and "asking us to stop" in str(caught.value) and caught.value.gone
 
 
 @pytest.mark.parametrize("status", [408, 409, 425, 429, 500, 502, 503, 504])

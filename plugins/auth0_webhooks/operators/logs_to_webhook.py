@@ -10,6 +10,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from auth0_webhooks.hooks.webhook import WebhookConfigError, WebhookHook
 from auth0_webhooks.names import WEBHOOK_CONN_ID
+from auth0_webhooks.variables import delivery_paused, pause_delivery
 from auth0_webhooks.webhook_client import WebhookDeliveryError, encode, webhook_id
 
 PROGRESS_KEY = "progress"
@@ -62,6 +63,13 @@ class LogsToWebhookOperator(BaseOperator):
             raise AirflowFailException(f"the logs of unit {self.unit.get('label')} are missing from XCom {ref}")
         return stored
 
+    def _stop_if_paused(self, deliveries: list[dict], acked: int, ti: Any) -> None:
+        """Fail without retries when another unit met a 410 Gone (delivery is paused)."""
+        paused = delivery_paused()
+        if paused:
+            ti.xcom_push(key=PROGRESS_KEY, value=unit_progress(deliveries, acked, paused))
+            raise AirflowFailException(paused)
+
     def execute(self, context: Any) -> dict:
         label = str(self.unit.get("label") or "")
         context["unit_label"] = label  # rendered by map_index_template="{{ unit_label }}"
@@ -78,19 +86,26 @@ class LogsToWebhookOperator(BaseOperator):
             ti.xcom_push(key=PROGRESS_KEY, value=unit_progress(deliveries, acked, str(error)))
             raise AirflowFailException(str(error)) from None
         ti = context["ti"]
-        saved_at = time.monotonic()
+        saved_at = checked_at = time.monotonic()
         try:
+            self._stop_if_paused(deliveries, acked, ti)
             for delivery in deliveries[acked:]:
                 logs = delivery["logs"]
                 sender.send(encode(logs, as_batch), webhook_id(logs))
                 acked += 1
-                if state is not None and time.monotonic() - saved_at >= SAVE_EVERY_SECONDS:
+                now = time.monotonic()
+                if state is not None and now - saved_at >= SAVE_EVERY_SECONDS:
                     state.set(_RESUME_KEY, {"unit": label, "acked": acked})  # a killed task resumes here
-                    saved_at = time.monotonic()
+                    saved_at = now
+                if now - checked_at >= SAVE_EVERY_SECONDS:
+                    self._stop_if_paused(deliveries, acked, ti)
+                    checked_at = now
         except WebhookDeliveryError as error:
             ti.xcom_push(key=PROGRESS_KEY, value=unit_progress(deliveries, acked, str(error)))
             if state is not None and acked:
                 state.set(_RESUME_KEY, {"unit": label, "acked": acked})
+            if error.gone:
+                pause_delivery(str(error), str(getattr(ti, "run_id", "")))
             if error.permanent:
                 raise AirflowFailException(str(error)) from None
             raise
