@@ -23,7 +23,7 @@ from auth0_webhooks.reading import StartPoint, read_logs, resolve_start
 from auth0_webhooks.reporting import RunReport, send_to_slack, should_notify
 from auth0_webhooks.settings import Settings, SettingsError, StartFrom, parse_settings, parse_start_from
 from auth0_webhooks import variables
-from auth0_webhooks.variables import delivery_paused
+from auth0_webhooks.variables import DeliveryPaused, raise_if_paused
 
 log = logging.getLogger(__name__)
 
@@ -86,14 +86,8 @@ def read_step(context: Any, client: Any | None = None) -> list[dict]:
         raise
 
 
-class DeliveryPaused(Exception):
-    """The receiver asked us to stop (410 Gone); an operator must resume delivery."""
-
-
 def _read(context: Any, ti: Any, client: Any | None) -> list[dict]:
-    paused = delivery_paused()
-    if paused:
-        raise DeliveryPaused(paused)
+    raise_if_paused()
     settings = load_settings()
     params = run_params(context)
     if client is None:
@@ -104,7 +98,8 @@ def _read(context: Any, ti: Any, client: Any | None) -> list[dict]:
     stored = checkpoint_store().read()
     start = _start_point(client, settings, params["start_from"], stored, state)
     log.info("Reading from %s", start.reason)
-    planner = Planner(LogFilter(settings.log_types, settings.log_level).keeps, settings.batch_size, settings.send_as_batch)
+    log_filter = LogFilter(settings.log_types, settings.log_level)
+    planner = Planner(log_filter.keeps, settings.batch_size, settings.send_as_batch)
     result = read_logs(
         client, start, planner, take=MAX_TAKE, max_logs=params["max_logs"] or settings.max_logs_per_run,
         checkpoint_date=state.get("checkpoint_date") if state.get("checkpoint") == stored else None,
@@ -136,7 +131,7 @@ def _read(context: Any, ti: Any, client: Any | None) -> list[dict]:
         "caught_up": result.caught_up,
         "gap": result.gap.describe() if result.gap else None,
         "dry_run": params["dry_run"],
-        "filter": LogFilter(settings.log_types, settings.log_level).describe(),
+        "filter": log_filter.describe(),
         "slack_send_success": settings.slack_send_success,
         "auth0_requests": client.stats.requests if hasattr(client, "stats") else None,
     }

@@ -20,6 +20,10 @@ def variable_set(key: str, value: str) -> None:
     Variable.set(key, value)
 
 
+class DeliveryPaused(Exception):
+    """The receiver asked us to stop (410 Gone); an operator must resume delivery."""
+
+
 def pause_delivery(reason: str, run_id: str) -> None:
     """Stop every delivery, in this run and the next ones, until an operator deletes the Variable."""
     variable_set(PAUSE_VARIABLE, json.dumps(
@@ -40,3 +44,10 @@ def delivery_paused() -> str | None:
         f"delivery is paused{detail}. Once the receiver accepts logs again, delete the Variable "
         f"{PAUSE_VARIABLE!r} (Admin > Variables) and the next run resumes from the checkpoint"
     )
+
+
+def raise_if_paused() -> None:
+    """Raise DeliveryPaused, with how to resume, when delivery is paused."""
+    paused = delivery_paused()
+    if paused:
+        raise DeliveryPaused(paused)

@@ -10,7 +10,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from auth0_webhooks.hooks.webhook import WebhookConfigError, WebhookHook
 from auth0_webhooks.names import WEBHOOK_CONN_ID
-from auth0_webhooks.variables import delivery_paused, pause_delivery
+from auth0_webhooks.variables import DeliveryPaused, pause_delivery, raise_if_paused
 from auth0_webhooks.webhook_client import WebhookDeliveryError, encode, webhook_id
 
 PROGRESS_KEY = "progress"
@@ -63,61 +63,75 @@ class LogsToWebhookOperator(BaseOperator):
             raise AirflowFailException(f"the logs of unit {self.unit.get('label')} are missing from XCom {ref}")
         return stored
 
-    def _stop_if_paused(self, deliveries: list[dict], acked: int, ti: Any) -> None:
-        """Fail without retries when another unit met a 410 Gone (delivery is paused)."""
-        paused = delivery_paused()
-        if paused:
-            ti.xcom_push(key=PROGRESS_KEY, value=unit_progress(deliveries, acked, paused))
-            raise AirflowFailException(paused)
-
     def execute(self, context: Any) -> dict:
+        ti = context["ti"]
         label = str(self.unit.get("label") or "")
         context["unit_label"] = label  # rendered by map_index_template="{{ unit_label }}"
         deliveries = self._deliveries(context)
         as_batch = bool(self.unit.get("send_as_batch", True))
-        state = context.get("task_state_store")
-        acked = _resume_point(state, label, len(deliveries))
-        if acked:
-            self.log.info("Resuming after %d deliveries acknowledged by an earlier try", acked)
+        progress = UnitProgress(deliveries, label, context.get("task_state_store"))
+        if progress.acked:
+            self.log.info("Resuming after %d deliveries acknowledged by an earlier try", progress.acked)
         try:
             sender = WebhookHook(self.webhook_conn_id).get_conn()
-        except WebhookConfigError as error:  # retrying cannot help: fail now
-            ti = context["ti"]
-            ti.xcom_push(key=PROGRESS_KEY, value=unit_progress(deliveries, acked, str(error)))
+            raise_if_paused()
+            checked_at = time.monotonic()
+            for delivery in deliveries[progress.acked:]:
+                sender.send(encode(delivery["logs"], as_batch), webhook_id(delivery["logs"]))
+                progress.acknowledge()
+                if time.monotonic() - checked_at >= SAVE_EVERY_SECONDS:
+                    raise_if_paused()  # another unit met a 410 Gone
+                    checked_at = time.monotonic()
+        except (WebhookConfigError, DeliveryPaused) as error:  # retrying cannot help: fail now
+            progress.report(ti, str(error))
             raise AirflowFailException(str(error)) from None
-        ti = context["ti"]
-        saved_at = checked_at = time.monotonic()
-        try:
-            self._stop_if_paused(deliveries, acked, ti)
-            for delivery in deliveries[acked:]:
-                logs = delivery["logs"]
-                sender.send(encode(logs, as_batch), webhook_id(logs))
-                acked += 1
-                now = time.monotonic()
-                if state is not None and now - saved_at >= SAVE_EVERY_SECONDS:
-                    state.set(_RESUME_KEY, {"unit": label, "acked": acked})  # a killed task resumes here
-                    saved_at = now
-                if now - checked_at >= SAVE_EVERY_SECONDS:
-                    self._stop_if_paused(deliveries, acked, ti)
-                    checked_at = now
         except WebhookDeliveryError as error:
-            ti.xcom_push(key=PROGRESS_KEY, value=unit_progress(deliveries, acked, str(error)))
-            if state is not None and acked:
-                state.set(_RESUME_KEY, {"unit": label, "acked": acked})
+            progress.report(ti, str(error))
+            progress.save()
             if error.gone:
                 pause_delivery(str(error), str(getattr(ti, "run_id", "")))
             if error.permanent:
                 raise AirflowFailException(str(error)) from None
             raise
-        progress = unit_progress(deliveries, acked)
-        ti.xcom_push(key=PROGRESS_KEY, value=progress)
-        if state is not None:
-            state.delete(_RESUME_KEY)
+        result = progress.report(ti)
+        progress.finish()
         self.log.info(
             "Delivered %d logs in %d requests to %s (%d retried)",
-            progress["logs_acked"], sender.stats.requests, sender.target, sender.stats.retries,
+            result["logs_acked"], sender.stats.requests, sender.target, sender.stats.retries,
         )
-        return progress
+        return result
+
+
+class UnitProgress:
+    """How far a unit got: saved for a retry to resume from, reported for the commit step."""
+
+    def __init__(self, deliveries: list[dict], label: str, state: Any) -> None:
+        self.deliveries, self.label, self.state = deliveries, label, state
+        self.acked = _resume_point(state, label, len(deliveries))
+        self._saved_at = time.monotonic()
+
+    def acknowledge(self) -> None:
+        """One more delivery acknowledged; saved at most every SAVE_EVERY_SECONDS."""
+        self.acked += 1
+        if time.monotonic() - self._saved_at >= SAVE_EVERY_SECONDS:
+            self.save()
+
+    def save(self) -> None:
+        """Record the acknowledged prefix in the task state store (it survives retries and kills)."""
+        if self.state is not None and self.acked:
+            self.state.set(_RESUME_KEY, {"unit": self.label, "acked": self.acked})
+            self._saved_at = time.monotonic()
+
+    def report(self, ti: Any, error: str | None = None) -> dict:
+        """Push the progress report to XCom (read by the commit step) and return it."""
+        value = unit_progress(self.deliveries, self.acked, error)
+        ti.xcom_push(key=PROGRESS_KEY, value=value)
+        return value
+
+    def finish(self) -> None:
+        """The unit is complete: nothing to resume any more."""
+        if self.state is not None:
+            self.state.delete(_RESUME_KEY)
 
 
 def _resume_point(state: Any, label: str, total: int) -> int:
