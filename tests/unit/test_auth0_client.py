@@ -13,6 +13,8 @@ from importlib import metadata
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from .conftest import T0, FakeTime
 import requests
 
 import auth0_webhooks
@@ -30,27 +32,8 @@ BASE = "https://tenant.example.auth0.com"
 TOKEN_URL = f"{BASE}/oauth/token"
 LOGS_URL = f"{BASE}/api/v2/logs"
 SECRET = "client-secret-XYZ-123456"
-T0 = 1_800_000_000.0
 
 
-class FakeTime:
-    """A clock that only moves when the client sleeps (or a test advances it)."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-        self.sleeps: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture
-def clock():
-    return FakeTime()
 
 
 def credentials() -> Auth0Credentials:

@@ -14,6 +14,8 @@ import json
 import random
 
 import pytest
+
+from .conftest import T0, FakeTime
 import requests
 
 import auth0_webhooks
@@ -31,25 +33,8 @@ from auth0_webhooks.webhook_client import (
 
 URL = "https://hooks.example.com/ingest/PATHSECRET?token=QUERYSECRET"
 AUTH = "Bearer AUTHSECRET-123"
-T0 = 1_800_000_000.0
 
 
-class FakeTime:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-        self.sleeps: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture
-def clock():
-    return FakeTime()
 
 
 def sender(clock: FakeTime, **kwargs) -> WebhookSender:
