@@ -34,7 +34,9 @@ def wait_until(check, timeout: float = 120, what: str = "condition") -> Any:
 class Setup:
     def __init__(self, airflow, emulator: Auth0Emulator, receiver: WebhookReceiver) -> None:
         self.airflow, self.api, self.emulator, self.receiver = airflow, airflow.api, emulator, receiver
-        self.generation = 0
+        # task_retries marks each version of the settings; start above the default (3), so that a
+        # parse that fell back to the defaults is never taken for the version just written.
+        self.generation = 10
 
     def configure(self, settings: dict) -> None:
         """Write the config Variable; wait until the dag-processor has parsed the DAG with it.
