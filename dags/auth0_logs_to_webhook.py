@@ -37,7 +37,7 @@ with DAG(
     default_args={
         "retries": settings.task_retries,
         "retry_delay": timedelta(seconds=settings.task_retry_delay_seconds),
-        "retry_exponential_backoff": True,
+        "retry_exponential_backoff": 2.0,  # a multiplier in Airflow 3.3: True would mean 1.0, no backoff
         "max_retry_delay": timedelta(hours=1),
     },
 ) as dag:
