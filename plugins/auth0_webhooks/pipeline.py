@@ -181,7 +181,8 @@ def commit_step(context: Any, now: datetime | None = None) -> dict:
     if should_notify(report, send_success) or (summary and summary.get("gap")):
         notify_slack(report)
     if report.failed:
-        raise RunFailed(report.error)
+        raise RunFailed(report.error)  # the units' logs stay in XCom, for a retry from the UI
+    purge_unit_logs(ti, len(summary["units"]))
     return report.to_dict()
 
 
@@ -241,6 +242,18 @@ def _warn_if_stale(last_log_date: str | None, report: RunReport) -> None:
         return
     if age > STALE_AFTER:
         report.warnings.append(f"falling behind: the newest log processed is {age.days} days old")
+
+
+def purge_unit_logs(ti: Any, count: int) -> None:
+    """Delete the delivered logs from XCom, so that no copy of them lingers in Airflow's database."""
+    try:
+        from airflow.sdk.bases.xcom import BaseXCom
+
+        for index in range(count):
+            BaseXCom.delete(key=f"unit-{index}", task_id=READ_TASK_ID, dag_id=ti.dag_id, run_id=ti.run_id,
+                            map_index=-1)
+    except Exception as error:  # noqa: BLE001 - a cleanup must never fail a delivered run
+        log.warning("Could not remove the delivered logs from XCom: %s", type(error).__name__)
 
 
 def notify_slack(report: RunReport) -> bool:

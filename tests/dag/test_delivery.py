@@ -219,3 +219,23 @@ def test_a_broken_slack_never_fails_the_run(emulator, receiver, configure, run_d
     configure(slack_send_success=True)
     assert run_dag().state == "success"
     assert len(receiver.delivered_log_ids()) == 5
+
+
+def test_delivered_logs_do_not_linger_in_xcom(emulator, receiver, configure, run_dag):
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    def unit_xcoms(run_id: str) -> int:
+        with create_session() as session:
+            return session.query(XComModel).filter(
+                XComModel.run_id == run_id, XComModel.key.like("unit-%")).count()
+
+    emulator.add_logs(300)
+    configure(batch_size=50)
+    receiver.set_behaviour(status=400)
+    failed = run_dag()
+    assert failed.state == "failed" and unit_xcoms(failed.run_id) > 0  # kept for a retry from the UI
+
+    receiver.set_behaviour(status=200)
+    done = run_dag()
+    assert done.state == "success" and unit_xcoms(done.run_id) == 0

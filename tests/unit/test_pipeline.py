@@ -41,6 +41,13 @@ def variables(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def purged(monkeypatch) -> list:
+    calls: list = []
+    monkeypatch.setattr(pipeline, "purge_unit_logs", lambda ti, count: calls.append(count))
+    return calls
+
+
+@pytest.fixture(autouse=True)
 def slack(monkeypatch):
     sent: list = []
     monkeypatch.setattr(pipeline, "notify_slack", lambda report: sent.append(report) or True)
