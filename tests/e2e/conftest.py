@@ -12,7 +12,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 import requests
@@ -21,6 +21,17 @@ from auth0_webhooks.devtools.trigger import AirflowApi
 
 REPO = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 240
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 120, what: str = "condition", every: float = 0.5) -> Any:
+    """Poll `check` until it returns something true; return that, or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def free_port() -> int:

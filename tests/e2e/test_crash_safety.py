@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from collections import Counter
 
 import pytest
@@ -14,6 +13,8 @@ import pytest
 from auth0_webhooks.devtools.emulator import Auth0Emulator
 from auth0_webhooks.devtools.receiver import WebhookReceiver
 from auth0_webhooks.names import CHECKPOINT_VARIABLE, CONFIG_VARIABLE, DAG_ID
+
+from .conftest import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -31,16 +32,6 @@ def environment(emulator: Auth0Emulator, receiver: WebhookReceiver) -> dict[str,
                                                   "password": "Bearer crash"}),
         "AIRFLOW_VAR_" + CONFIG_VARIABLE.upper(): json.dumps(SETTINGS),
     }
-
-
-def wait_for(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def running_deliveries(api, run_id: str) -> list[dict]:
@@ -86,7 +77,7 @@ def test_sigkill_of_a_delivering_task_then_of_all_of_airflow(standalone_factory)
                     return True
             return False
 
-        wait_for(kill_a_delivering_task, timeout=180, what="a delivering task to kill")
+        wait_until(kill_a_delivering_task, timeout=180, what="a delivering task to kill")
         states = run_until_caught_up(airflow.api, run_id)
         counts = check_outcome(airflow.api, emulator, receiver, in_flight_units=1)
         print(f"task SIGKILL: {LOGS} logs, runs {states}, {sum(counts.values()) - len(counts)} duplicates")
@@ -95,7 +86,7 @@ def test_sigkill_of_a_delivering_task_then_of_all_of_airflow(standalone_factory)
         receiver.reset()
         emulator.add_logs(LOGS)
         run_id = airflow.api.trigger(DAG_ID)
-        wait_for(lambda: receiver.stats()["deliveries"] >= 4, timeout=180, what="deliveries to start")
+        wait_until(lambda: receiver.stats()["deliveries"] >= 4, timeout=180, what="deliveries to start")
         airflow.kill()
         before_crash = len(receiver.delivered_log_ids())
         airflow = standalone_factory(env)

@@ -8,9 +8,8 @@ Variable (REST API here, the UI for a user), and each test waits for the DAG to 
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 
@@ -18,17 +17,9 @@ from auth0_webhooks.devtools.emulator import Auth0Emulator
 from auth0_webhooks.devtools.receiver import WebhookReceiver
 from auth0_webhooks.names import CONFIG_VARIABLE, DAG_ID
 
+from .conftest import wait_until
+
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
-
-
-def wait_until(check, timeout: float = 120, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Setup:
