@@ -209,9 +209,10 @@ def _commit(ti: Any, summary: dict, report: RunReport) -> None:
     if summary["dry_run"]:
         report.warnings.append(f"dry run: {summary['logs_kept']} logs would have been sent; nothing was sent or moved")
     elif new_checkpoint:
-        checkpoint_store().compare_and_set(stored, new_checkpoint)
+        run_id = str(getattr(ti, "run_id", ""))
+        checkpoint_store().compare_and_set(_expected_checkpoint(stored, run_id), new_checkpoint)
         report.checkpoint_after = new_checkpoint
-        _save_state(start, new_checkpoint, ack.checkpoint_date)
+        _save_state(start, new_checkpoint, ack.checkpoint_date, run_id)
     _warn_if_stale(summary.get("last_log_date"), report)
     if not ack.complete:
         index = ack.first_incomplete_unit
@@ -225,11 +226,21 @@ def _commit(ti: Any, summary: dict, report: RunReport) -> None:
         )
 
 
-def _save_state(start: dict, checkpoint: str, checkpoint_date: str | None) -> None:
+def _expected_checkpoint(stored: str | None, run_id: str) -> str | None:
+    """The value the checkpoint must still have: as read, or as this same run's earlier commit left it
+    (the commit runs again when a user clears failed delivery tasks in the UI)."""
+    state = load_state()
+    if run_id and state.get("written_by_run") == run_id:
+        return state.get("checkpoint")
+    return stored
+
+
+def _save_state(start: dict, checkpoint: str, checkpoint_date: str | None, run_id: str) -> None:
     state = load_state()
     if start.get("start_from_applied"):
         state["start_from_applied"] = start["start_from_applied"]
     state["checkpoint"], state["checkpoint_date"] = checkpoint, checkpoint_date
+    state["written_by_run"] = run_id
     variables.variable_set(STATE_VARIABLE, json.dumps(state))
 
 

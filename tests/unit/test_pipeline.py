@@ -159,3 +159,19 @@ def test_the_gap_is_measured_when_the_checkpoint_date_was_recorded(variables, te
     gap = ti.by_task[("read_logs", pipeline.SUMMARY_KEY, None)]["gap"]
     assert logs[-1]["date"] in gap and more[5]["date"] in gap
     assert "a gap of 0 d 0 h" in gap  # the emulator writes a log a second
+
+
+def test_a_commit_that_runs_again_after_a_ui_retry_is_not_a_conflict(variables, tenant):
+    logs = tenant.add_logs(100)
+    variables[CONFIG_VARIABLE] = json.dumps({"batch_size": 10, "webhook_concurrent_calls": 4, "batches_per_task": 1})
+    ti = PipelineTI()
+    ti.run_id = "manual__1"
+    units = pipeline.read_step({"ti": ti, "params": {}}, client=client_for(tenant))
+    deliver_everything(ti, units)
+    missing = ti.by_task.pop(("deliver", PROGRESS_KEY, 3))
+    with pytest.raises(pipeline.RunFailed):
+        pipeline.commit_step({"ti": ti})
+    assert variables[CHECKPOINT_VARIABLE] == logs[29]["log_id"]
+    ti.by_task[("deliver", PROGRESS_KEY, 3)] = missing  # the user cleared unit 3; it delivered
+    report = pipeline.commit_step({"ti": ti})  # the cleared commit runs again
+    assert report["error"] is None and variables[CHECKPOINT_VARIABLE] == logs[-1]["log_id"]
