@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import requests
 
 from auth0_webhooks import USER_AGENT
+from auth0_webhooks.pacing import RatePacer
 from auth0_webhooks.retry import backoff_delay, excerpt, rate_limit_reset_seconds, retry_after_seconds
 from auth0_webhooks.token_cache import CachedToken, MemoryTokenCache, TokenCache, cache_key
 
@@ -125,7 +126,7 @@ class Auth0LogsClient:
         self._cache_key = cache_key(
             credentials.base_url, credentials.client_id, credentials.client_secret, credentials.audience
         )
-        self._not_before = 0.0
+        self.pacer = RatePacer()
 
     # ---- token ----
 
@@ -170,19 +171,23 @@ class Auth0LogsClient:
 
     # ---- requests ----
 
-    def _send(self, method: str, url: str, *, what: str, **kwargs: Any) -> requests.Response:
-        """One logical request: paced, with 429 waits and backoff retries for 5xx and network errors."""
+    def _send(self, method: str, url: str, *, what: str, paced: bool = False, **kwargs: Any) -> requests.Response:
+        """One logical request: paced (the logs endpoint), with 429 waits and backoff retries for 5xx
+        and network errors."""
         attempt = 0
         waited_for_limit = 0.0
         while True:
-            self._wait_for_pacing()
+            if paced:
+                self._wait_for_pacing()
             self.stats.requests += 1
+            sent_at = self.clock()
             try:
                 response = self.session.request(method, url, timeout=self.timeout, **kwargs)
             except (requests.ConnectionError, requests.Timeout) as error:
                 attempt = self._backoff_or_raise(attempt, what, f"{type(error).__name__}")
                 continue
-            self._remember_rate_limit(response)
+            if paced:
+                self.pacer.observe(response.headers, sent_at, self.clock(), refused=response.status_code == 429)
             if response.status_code == 429:
                 self.stats.rate_limited += 1
                 delay = self._rate_limit_delay(response)
@@ -217,22 +222,8 @@ class Auth0LogsClient:
             delay = rate_limit_reset_seconds(response.headers, now)
         return min(max(delay if delay is not None else 1.0, 0.05), 60.0)
 
-    def _remember_rate_limit(self, response: requests.Response) -> None:
-        """When the bucket is empty, hold the next request until the API says it refills."""
-        remaining = response.headers.get("x-ratelimit-remaining")
-        if remaining is None or response.status_code == 429:
-            return
-        try:
-            empty = int(float(remaining)) <= 0
-        except ValueError:
-            return
-        if empty:
-            delay = rate_limit_reset_seconds(response.headers, self.clock())
-            if delay:
-                self._not_before = self.clock() + min(delay, 60.0)
-
     def _wait_for_pacing(self) -> None:
-        delay = self._not_before - self.clock()
+        delay = self.pacer.delay(self.clock())
         if delay > 0:
             self._pause(delay)
 
@@ -246,7 +237,8 @@ class Auth0LogsClient:
         for refreshed in (False, True):
             token = self.access_token()
             response = self._send(
-                "GET", url, params=params, headers={"Authorization": f"Bearer {token}"}, what="logs request"
+                "GET", url, params=params, headers={"Authorization": f"Bearer {token}"}, what="logs request",
+                paced=True,
             )
             if response.status_code == 401 and not refreshed:
                 self.token_cache.drop(self._cache_key)

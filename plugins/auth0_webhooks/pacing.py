@@ -1,0 +1,92 @@
+"""Pacing on Auth0's token bucket: read as fast as the rate limit allows, never faster.
+
+Auth0 answers every Management API call with `x-ratelimit-limit` (the bucket size),
+`x-ratelimit-remaining` (whole tokens left) and `x-ratelimit-reset` (UNIX second at which the
+bucket is full again). The refill rate itself is not sent, but each answer bounds it:
+
+    tokens left  in [remaining, remaining + 1)    (the header is rounded down)
+    full again   in (reset - 1, reset]            (the header is rounded up)
+    served at    in [sent_at, received_at]
+
+so   (limit - remaining - 1) / (reset - sent_at)  <=  rate  <=  (limit - remaining) / (reset - 1 - received_at).
+
+The pacer keeps the best lower bound. While a whole token is left it sends at once; when the
+answer says none is left it waits 1 / rate, after which at least one token has refilled.
+Waiting a little too long is not lost: the unused fraction accumulates in the bucket and shows
+up as `remaining >= 1`, so over a run the pace converges on the true refill rate, with no 429.
+Before any bound is known it waits for `reset`, as the original extension did.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class RateLimitHeaders:
+    """The `x-ratelimit-*` values of one answer (`limit` None when it was not sent)."""
+
+    limit: int | None
+    remaining: int
+    reset: float
+
+    @classmethod
+    def parse(cls, headers: Mapping[str, str]) -> "RateLimitHeaders | None":
+        """The headers of an answer, or None when `remaining` or `reset` is missing or not a number."""
+        try:
+            remaining = float(headers["x-ratelimit-remaining"])
+            reset = float(headers["x-ratelimit-reset"])
+            limit = float(headers["x-ratelimit-limit"]) if headers.get("x-ratelimit-limit") else None
+        except (KeyError, TypeError, ValueError):
+            return None
+        if not all(math.isfinite(value) for value in (remaining, reset, limit or 1.0)):
+            return None
+        return cls(int(limit) if limit and limit >= 1 else None, max(0, int(remaining)), reset)
+
+
+class RatePacer:
+    """Decides how long to wait before the next request, from the answers seen so far."""
+
+    def __init__(self) -> None:
+        self.rate: float | None = None  # best lower bound of the refill rate, requests per second
+        self._upper: float | None = None  # best upper bound, to detect a bucket that changed
+        self._cap = math.inf  # lowered after a 429: the estimate was too optimistic
+        self._next_at = 0.0
+
+    def observe(self, headers: Mapping[str, str], sent_at: float, received_at: float, refused: bool) -> None:
+        """Learn from one answer (`refused`: it was a 429) and set the earliest next send time."""
+        seen = RateLimitHeaders.parse(headers)
+        if seen is None:
+            return
+        if refused and self.rate is not None:
+            self._cap = min(self._cap, self.rate * 0.9)
+            self.rate, self._upper = None, None  # relearn below the cap
+        self._learn(seen, sent_at, received_at)
+        if refused:
+            return  # the caller waits for Retry-After / reset itself
+        if seen.remaining >= 1:
+            self._next_at = 0.0
+        elif self.rate:
+            self._next_at = received_at + 1.0 / self.rate
+        else:
+            self._next_at = max(seen.reset, received_at)
+
+    def delay(self, now: float) -> float:
+        """Seconds to wait before the next request may be sent."""
+        return max(0.0, self._next_at - now)
+
+    def _learn(self, seen: RateLimitHeaders, sent_at: float, received_at: float) -> None:
+        if seen.limit is None:
+            return
+        missing_low, missing_high = seen.limit - seen.remaining - 1, seen.limit - seen.remaining
+        if missing_low > 0 and seen.reset > sent_at:
+            low = min(missing_low / (seen.reset - sent_at), self._cap)
+            self.rate = max(self.rate or 0.0, low)
+        if missing_high > 0 and seen.reset - 1 > received_at:
+            high = missing_high / (seen.reset - 1 - received_at)
+            self._upper = min(self._upper if self._upper is not None else math.inf, high)
+        if self.rate is not None and self._upper is not None and self._upper < self.rate:
+            # Contradictory answers: the tenant's limit changed, or clocks disagree. Start over.
+            self.rate, self._upper = None, None
