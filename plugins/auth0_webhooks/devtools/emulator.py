@@ -761,6 +761,22 @@ class Auth0Emulator(BackgroundServer):
                 self._last_date_ms = max(entry.date_ms, self._last_date_ms or entry.date_ms)
                 self._stats["logs_created"] += 1
 
+    def reset_logs(self, n: int, warm: bool = True) -> int:
+        """Replace every log with n new ones dated up to now: a fresh backlog, as if retention had
+        never dropped anything. Ids continue after the old ones; tokens and the rate limit stay.
+        `warm`: serialize every log now, so that answering does not pay for it later."""
+        with self._lock:
+            self._entries, self._ids, self._dates = [], [], []
+            self._dates_sorted = True
+            self._last_date_ms = None
+            self._last_purged_id = None
+            if n > 0:
+                self._add_initial(n, None)
+            if warm:
+                for entry in self._entries:
+                    entry.json()
+            return len(self._ids)
+
     @property
     def logs(self) -> list[dict]:
         """Every retained log, in id order."""
@@ -1233,6 +1249,7 @@ class Auth0Emulator(BackgroundServer):
             ("POST", "reset_stats"): lambda body: self.reset_stats() or {"ok": True},
             ("GET", "logs"): lambda body: {"count": len(self.log_ids), "log_ids": self.log_ids},
             ("POST", "logs"): self._control_add_logs,
+            ("POST", "reset_logs"): self._control_reset_logs,
             ("POST", "faults"): self._control_faults,
             ("POST", "script"): self._control_script,
             ("POST", "rate_limit"): self._control_rate_limit,
@@ -1246,6 +1263,11 @@ class Auth0Emulator(BackgroundServer):
         added = self.add_logs(int(body.get("count", 1)), body.get("types"), when)
         return {"added": len(added), "first_log_id": added[0]["log_id"] if added else None,
                 "last_log_id": added[-1]["log_id"] if added else None, "log_count": len(self._ids)}
+
+    def _control_reset_logs(self, body: dict) -> dict:
+        count = self.reset_logs(int(body.get("count", 0)), bool(body.get("warm", True)))
+        ids = self.log_ids
+        return {"log_count": count, "first_log_id": ids[0] if ids else None, "last_log_id": ids[-1] if ids else None}
 
     def _control_faults(self, body: dict) -> dict:
         endpoint = body.get("endpoint", "logs")
