@@ -1,0 +1,43 @@
+"""The benchmark harness still works: every benchmark, once, at a tiny size, under a real
+`airflow standalone`. Targets are not checked here, only that each benchmark measured something
+and that the table was printed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.scenarios import SCENARIOS
+
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = [pytest.mark.benchmarks, pytest.mark.e2e, pytest.mark.timeout(600)]
+
+# The first words of each benchmark's rows in the table, by benchmark name.
+ROW_PREFIXES = {
+    "inprocess": "in-process", "enterprise": "enterprise", "essentials": "essentials", "unlimited": "unlimited",
+    "memory": "memory", "idle": "idle run", "freshness": "freshness",
+}
+
+
+def test_every_benchmark_runs_in_tiny_mode(tmp_path: Path) -> None:
+    results_file = tmp_path / "results.json"
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "--tiny", "--json", str(results_file)],
+                          cwd=REPO, capture_output=True, text=True, timeout=570)
+    assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+    assert "| benchmark | target | measured (median of 1) | ratio to target | pass/fail |" in done.stdout
+    assert "- machine: " in done.stdout and "CPUs (" in done.stdout
+
+    report = json.loads(results_file.read_text())
+    assert set(ROW_PREFIXES) == set(SCENARIOS) == set(report["benchmarks"])
+    for name, prefix in ROW_PREFIXES.items():
+        rows = [row for row in report["results"] if row["benchmark"].startswith(prefix)]
+        assert rows, f"no result for {name}"
+        for row in rows:
+            assert row["verdict"] != "error", row
+            assert row["measured"] is not None or row["text"], row
+            assert f"| {row['benchmark']}: {row['metric']} |" in done.stdout
