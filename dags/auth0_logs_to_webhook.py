@@ -1,8 +1,15 @@
-"""Auth0 logs to a webhook: read new tenant logs, deliver them (mapped), commit the checkpoint.
+"""Auth0 logs to a webhook: read new tenant logs, deliver them (mapped slots), commit the checkpoint.
 
 Wiring only: the logic lives in the `auth0_webhooks` package. Settings: Variable
 `auth0_webhooks_config`; checkpoint: Variable `auth0_webhooks_checkpoint`; connections
 `auth0_default`, `auth0_webhook`, `auth0_slack` (optional). See the README.
+
+`read_logs` reads for a couple of seconds and plans the run; when a backlog remains,
+`read_more` goes on reading (at the API's rate limit, within the run's time budget) while the
+`deliver` slots, one per allowed concurrent call (`webhook_concurrent_calls`), send what has
+been read; `commit` moves the
+checkpoint over what the webhook acknowledged. A run with nothing new runs `read_logs` and
+`commit` only.
 """
 
 from __future__ import annotations
@@ -14,10 +21,11 @@ from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task
 from auth0_webhooks.dag_settings import parse_time_settings
 from auth0_webhooks.names import DAG_ID
 from auth0_webhooks.operators import LogsToWebhookOperator
-from auth0_webhooks.pipeline import DELIVER_TASK_ID, READ_TASK_ID, commit_step, read_step
+from auth0_webhooks.pipeline import DELIVER_TASK_ID, MORE_TASK_ID, READ_TASK_ID, commit_step, read_more_step, read_step
 
 config = parse_time_settings()
 settings = config.settings
+run_timeout = timedelta(seconds=settings.run_budget_seconds) + timedelta(minutes=30)
 
 with DAG(
     dag_id=DAG_ID,
@@ -26,6 +34,7 @@ with DAG(
     start_date=datetime(2024, 1, 1),
     catchup=False,
     max_active_runs=1,
+    max_active_tasks=max(16, settings.webhook_concurrent_calls + 3),
     doc_md=__doc__ + (f"\n\n**Settings problem:** {config.problem}" if config.problem else ""),
     tags=["auth0", "webhook"],
     params={
@@ -43,18 +52,27 @@ with DAG(
 ) as dag:
 
     @task(task_id=READ_TASK_ID, execution_timeout=timedelta(minutes=30))
-    def read_logs(**context):
-        return read_step(context)
+    def read_logs(slots: int, **context):
+        return read_step(context, slots)
+
+    # Retrying a half-done read would publish its units twice: a failed read_more ends the run's
+    # read, the commit keeps what was delivered, and the next run goes on from there.
+    @task(task_id=MORE_TASK_ID, retries=0, priority_weight=100, weight_rule="absolute",
+          execution_timeout=run_timeout, map_index_template="continued read")
+    def read_more(run: dict, **context):
+        return read_more_step(context, run)
 
     @task(trigger_rule="all_done", retries=0)
     def commit(**context):
         return commit_step(context)
 
-    units = read_logs()
+    slots = settings.webhook_concurrent_calls
+    plan = read_logs(slots)  # [run] when there is anything to deliver, [] otherwise: nothing is mapped
+    continued = read_more.expand(run=plan)
     delivered = LogsToWebhookOperator.partial(
         task_id=DELIVER_TASK_ID,
-        max_active_tis_per_dagrun=settings.webhook_concurrent_calls,
-        map_index_template="{{ unit_label }}",
-        execution_timeout=timedelta(minutes=30),
-    ).expand(unit=units)
-    delivered >> commit()
+        slots=slots,
+        map_index_template="{{ slot_label }}",
+        execution_timeout=run_timeout,
+    ).expand(slot=list(range(slots)), run=plan)
+    [continued, delivered] >> commit()

@@ -1,9 +1,12 @@
-"""Cut the logs one run read into deliveries (one request each) and units (one mapped task each).
+"""Cut the logs one run reads into deliveries (one request each) and units (one XCom each).
 
 Every delivery carries the checkpoint that is safe once it is acknowledged: the id of the last
 log read before the first log of the next delivery, so that logs the filter dropped are passed
 over with the delivery before them. Logs dropped before the first delivery move the checkpoint
 on their own (`lead_checkpoint`). Pure functions, plain data: what goes into XCom.
+
+A Planner cuts units while the read goes on (`closed_units`), so that a run holds at most one
+unit of logs at a time, and its state can be handed to the task that continues the read.
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ class Delivery:
     def to_xcom(self) -> dict:
         return {"logs": self.logs, "checkpoint": self.checkpoint, "checkpoint_date": self.checkpoint_date}
 
+    @classmethod
+    def from_xcom(cls, value: Mapping) -> "Delivery":
+        return cls(list(value["logs"]), str(value["checkpoint"]), value.get("checkpoint_date"))
+
 
 @dataclass
 class Plan:
@@ -39,12 +46,54 @@ class Plan:
 
 
 class Planner:
-    """Builds a Plan from pages of logs as they arrive, so that a run never holds two copies."""
+    """Builds a Plan from pages of logs as they arrive, so that a run never holds two copies.
 
-    def __init__(self, keep: Callable[[Mapping], bool], batch_size: int, send_as_batch: bool) -> None:
+    `plan.deliveries` holds the deliveries not yet taken out as units.
+    """
+
+    def __init__(
+        self, keep: Callable[[Mapping], bool], batch_size: int, send_as_batch: bool,
+        deliveries_per_unit: int | None = None,
+    ) -> None:
         self.keep = keep
         self.size = batch_size if send_as_batch else 1
+        self.per_unit = deliveries_per_unit
         self.plan = Plan()
+
+    def closed_units(self) -> list[list[Delivery]]:
+        """Take out every full unit whose checkpoints can no longer move (a later delivery began)."""
+        deliveries, units = self.plan.deliveries, []
+        while self.per_unit and len(deliveries) > self.per_unit:
+            units.append(deliveries[: self.per_unit])
+            del deliveries[: self.per_unit]
+        return units
+
+    def closed_rest(self) -> list[Delivery]:
+        """Take out every delivery but the last, whose checkpoint may still move over dropped logs."""
+        deliveries = self.plan.deliveries
+        closed = deliveries[:-1]
+        del deliveries[:-1]
+        return closed
+
+    def state(self) -> dict:
+        """Everything needed to go on with this plan in another task (JSON-able)."""
+        plan = self.plan
+        return {
+            "deliveries": [delivery.to_xcom() for delivery in plan.deliveries],
+            "lead": [plan.lead_checkpoint, plan.lead_checkpoint_date],
+            "logs_read": plan.logs_read, "logs_kept": plan.logs_kept,
+            "last": [plan.last_log_id, plan.last_log_date],
+        }
+
+    def restore(self, state: Mapping) -> "Planner":
+        """Go on with a plan saved by `state()`."""
+        self.plan = Plan(
+            deliveries=[Delivery.from_xcom(value) for value in state["deliveries"]],
+            lead_checkpoint=state["lead"][0], lead_checkpoint_date=state["lead"][1],
+            logs_read=int(state["logs_read"]), logs_kept=int(state["logs_kept"]),
+            last_log_id=state["last"][0], last_log_date=state["last"][1],
+        )
+        return self
 
     def add(self, logs: Iterable[dict]) -> None:
         """Add logs in id order."""

@@ -72,6 +72,7 @@ class ReadResult:
     start: StartPoint
     caught_up: bool
     gap: Gap | None = None
+    stopped_by: str = "caught up"  # or "max_logs", "deadline"
 
 
 def resolve_start(
@@ -98,12 +99,15 @@ def read_logs(
     planner: Planner,
     *,
     take: int,
-    max_logs: int,
+    max_logs: int | None,
     deadline: float | None = None,
     checkpoint_date: str | None = None,
     clock: Callable[[], float] = time.monotonic,
+    on_page: Callable[[], None] = lambda: None,
 ) -> ReadResult:
-    """Page through logs from `start` into `planner` until caught up, `max_logs` or `deadline`."""
+    """Page through logs from `start` into `planner` until caught up, `max_logs` or `deadline`.
+
+    `on_page` runs after each page is planned (the read step publishes the units it closed)."""
     gap: Gap | None = None
     after = start.checkpoint
     if start.first_log is not None:
@@ -127,9 +131,12 @@ def read_logs(
             after = str(oldest["log_id"])
             continue
         planner.add(page)
+        on_page()
         if page:
             after = str(page[-1]["log_id"])
         if len(page) < take:
             return ReadResult(planner.plan, start, caught_up=True, gap=gap)
-        if planner.plan.logs_read >= max_logs or (deadline is not None and clock() >= deadline):
-            return ReadResult(planner.plan, start, caught_up=False, gap=gap)
+        if max_logs is not None and planner.plan.logs_read >= max_logs:
+            return ReadResult(planner.plan, start, caught_up=False, gap=gap, stopped_by="max_logs")
+        if deadline is not None and clock() >= deadline:
+            return ReadResult(planner.plan, start, caught_up=False, gap=gap, stopped_by="deadline")

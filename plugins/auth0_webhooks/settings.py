@@ -21,6 +21,7 @@ from auth0_webhooks.names import CONFIG_VARIABLE
 DEFAULT_SCHEDULE = "*/5 * * * *"
 MAX_BATCH_SIZE = 100  # the Management API's `take` limit
 MAX_CONCURRENT_CALLS = 64
+MANUAL_RUN_BUDGET_SECONDS = 3600
 CRON_PRESETS = {
     "@hourly": "0 * * * *",
     "@daily": "0 0 * * *",
@@ -64,7 +65,8 @@ class Settings:
     log_level: int | None = None
     log_types: tuple[str, ...] = ()
     # Project additions.
-    max_logs_per_run: int = 10_000
+    max_logs_per_run: int | None = None  # None: as many as the time budget allows
+    max_run_seconds: int | None = None  # None: 80 % of the schedule's interval (see run_budget_seconds)
     batches_per_task: int = 10
     task_retries: int = 3
     task_retry_delay_seconds: int = 60
@@ -75,6 +77,21 @@ class Settings:
         if self.schedule is None:
             return None
         return CRON_PRESETS.get(self.schedule, self.schedule)
+
+    @property
+    def run_budget_seconds(self) -> int:
+        """How long a run keeps reading a backlog: `max_run_seconds`, else 80 % of the schedule's
+        interval (so that the next scheduled run starts on time), at least 30 s; 1 h without a schedule."""
+        if self.max_run_seconds:
+            return self.max_run_seconds
+        if self.cron is None:
+            return MANUAL_RUN_BUDGET_SECONDS
+        from croniter import croniter
+
+        fires = croniter(self.cron, datetime.now(timezone.utc))
+        first, second, third = (fires.get_next(float) for _ in range(3))
+        interval = min(second - first, third - second)
+        return int(min(MANUAL_RUN_BUDGET_SECONDS, max(30.0, 0.8 * interval)))
 
 
 # --- one parser per kind of value; each returns the value or raises ValueError(allowed) ---
@@ -93,6 +110,20 @@ def _int_in(low: int, high: int | None) -> Callable[[Any], int]:
         return value
 
     return parse
+
+
+def _optional(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`parse`, with null meaning "no value" (the default)."""
+
+    def parse_optional(value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except ValueError as error:
+            raise ValueError(f"{error}, or null") from None
+
+    return parse_optional
 
 
 def _bool(value: Any) -> bool:
@@ -185,7 +216,8 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "slack_send_success": _bool,
     "log_level": _log_level,
     "log_types": _log_types,
-    "max_logs_per_run": _int_in(1, None),
+    "max_logs_per_run": _optional(_int_in(1, None)),
+    "max_run_seconds": _optional(_int_in(30, 86_400)),
     "batches_per_task": _int_in(1, 1000),
     "task_retries": _int_in(0, 20),
     "task_retry_delay_seconds": _int_in(1, 3600),

@@ -22,21 +22,30 @@ def parse(configure, **settings):
     return bag.dags[DAG_ID]
 
 
+def slots(deliver) -> int:
+    """How many delivery slots a run maps: one per allowed concurrent call."""
+    assert deliver.partial_kwargs["slots"] == len(deliver.expand_input.value["slot"])
+    return deliver.partial_kwargs["slots"]
+
+
 def test_defaults(configure):
     dag = parse(configure)
     assert cron(dag) == "*/5 * * * *"
     assert dag.max_active_runs == 1 and not dag.catchup
     deliver = dag.get_task("deliver")
-    assert deliver.max_active_tis_per_dagrun == 5
+    assert slots(deliver) == 5
     assert deliver.retries == 3 and deliver.retry_exponential_backoff == 2.0  # the delay doubles
     assert dag.get_task("commit").trigger_rule == "all_done"
+    read_more = dag.get_task("read_more")
+    assert read_more.retries == 0  # a retried half-read would publish its units twice
+    assert read_more.priority_weight > deliver.priority_weight  # queued before the slots that wait for it
     assert "Settings problem" not in dag.doc_md
 
 
 def test_settings_shape_the_dag(configure):
     dag = parse(configure, schedule="@hourly", webhook_concurrent_calls=2, task_retries=0)
     assert cron(dag) == "0 * * * *"
-    assert dag.get_task("deliver").max_active_tis_per_dagrun == 2
+    assert slots(dag.get_task("deliver")) == 2
     assert dag.get_task("deliver").retries == 0
 
 

@@ -317,8 +317,8 @@ def test_permanent_refusal_then_recovery(emulator, receiver, configure, run_dag,
     expected = [entry["log_id"] for entry in logs]
 
     def before_run(number: int) -> None:
-        if number == 1:  # some units acknowledged, some refused: a gap, and units after it
-            receiver.set_behaviour(script=["ok"] * 3 + ["400"] * 4 + ["ok"] * 3 + ["410"])
+        if number == 1:  # one slot refused (a gap), the others go on, then a 410 for another
+            receiver.set_behaviour(script=["ok"] * 3 + ["400"] + ["ok"] * 3 + ["410"])
         elif number == 2:  # the 410 of run 1 paused delivery: this run sends nothing at all
             assert variables(PAUSE_VARIABLE), "a 410 Gone must pause delivery"
             receiver.set_behaviour(status=400, script=[])

@@ -182,7 +182,7 @@ def test_no_secret_leaks_in_logs_xcom_rendered_fields_notes_or_slack(
     }
     # The search reaches real content: the tasks' own log lines (which only the fd capture sees),
     # the errors with the webhook's host and port, and the stored values.
-    assert "Delivered 25 logs in 1 requests" in captured.out + captured.err
+    assert "Delivered 25 logs of 1 units in 1 requests" in captured.out + captured.err
     assert f"webhook http://127.0.0.1:{webhook.port}/… did not acknowledge" in caplog.text
     assert "HTTP 401" in caplog.text and "connection failed" in caplog.text
     assert any(variables() in text for text in places["XCom values"])

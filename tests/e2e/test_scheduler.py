@@ -93,9 +93,9 @@ def test_schedule_follows_the_variable_and_a_bad_setting_never_hides_the_dag(set
 
 
 CASES = {
-    # 600 logs in batches of 20 -> 30 requests in 15 units, at most 3 at once.
+    # 600 logs in batches of 20 -> 30 requests in 15 units, over 3 slots: at most 3 at once.
     "batch": ({"batch_size": 20, "webhook_concurrent_calls": 3, "batches_per_task": 2}, 600, 30),
-    # 48 logs, one request each, in units of 4 logs -> 12 units, at most 2 at once.
+    # 48 logs, one request each, in units of 4 logs -> 12 units, over 2 slots: at most 2 at once.
     "one-per-log": ({"send_as_batch": False, "batch_size": 2, "webhook_concurrent_calls": 2,
                      "batches_per_task": 2}, 48, 48),
 }
@@ -121,4 +121,4 @@ def test_concurrent_calls_never_exceed_the_setting(setup, case):
     assert stats["max_in_flight"] == limit  # the limit is reached: deliveries really run concurrently
     mapped = setup.api.call("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/deliver/listMapped?limit=100")
     labels = [ti["rendered_map_index"] for ti in mapped["task_instances"]]
-    assert labels and all(label and ".." in label and "logs)" in label for label in labels)
+    assert len(labels) == limit and all(label.startswith("slot ") and " logs in " in label for label in labels)

@@ -1,0 +1,206 @@
+"""Units: the deliveries one XCom carries from a reader task to a delivery slot, while the read goes on.
+
+A run's units are numbered in log order. A reader pushes unit `i` as XCom `unit-<i>` as soon
+as it is cut: one JSON text, which Airflow stores as it is (a list of dicts would be walked
+value by value). Slot `j` of `n` delivers units j, j+n, j+2n, ... in order and deletes each one
+from XCom once the webhook acknowledged all of it, so XCom holds only what is in flight, and a
+reader holds back while more than `backlog_limit` units wait: what Airflow stores, and what
+any task holds in memory, does not grow with the size of the run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+from auth0_webhooks.planning import Delivery, unit_label
+
+log = logging.getLogger(__name__)
+
+FINISHED_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
+NOT_STARTED_STATES = frozenset({None, "none", "scheduled"})
+
+
+class ReaderNotStarted(Exception):
+    """The reader a slot waits for has not started: give the worker back and come again later."""
+
+
+class ReadingStopped(Exception):
+    """A delivery slot failed for good: reading further cannot move the checkpoint."""
+
+
+def unit_key(index: int) -> str:
+    return f"unit-{index}"
+
+
+def encode_unit(unit: Sequence[Delivery]) -> str:
+    """The XCom value of a unit: its deliveries as one compact JSON text."""
+    return json.dumps([delivery.to_xcom() for delivery in unit], separators=(",", ":"), ensure_ascii=False)
+
+
+def decode_unit(value: Any) -> list[dict]:
+    """The deliveries of a unit, from its XCom value (a JSON text, or already a list)."""
+    return json.loads(value) if isinstance(value, (str, bytes)) else list(value)
+
+
+def describe_unit(index: int, unit: Sequence[Delivery], task_id: str) -> dict:
+    """What the commit step needs of a unit: where it is, its size, its checkpoint once acknowledged."""
+    return {
+        "index": index, "task_id": task_id, "label": unit_label(list(unit)), "deliveries": len(unit),
+        "logs": sum(len(delivery.logs) for delivery in unit),
+        "checkpoint": unit[-1].checkpoint, "checkpoint_date": unit[-1].checkpoint_date,
+    }
+
+
+def stripe(slot: int, slots: int) -> Iterator[int]:
+    """The unit indexes slot `slot` of `slots` delivers, in order."""
+    return itertools.count(slot, max(1, slots))
+
+
+@dataclass(frozen=True)
+class SlotsView:
+    """What the reader sees of the delivery slots."""
+
+    acknowledged_units: int
+    running: bool
+    failed: bool
+
+
+class UnitPublisher:
+    """Reader side: push units as they are cut, remember their summaries, hold back when slots lag.
+
+    With `push` None (a dry run) units are only counted."""
+
+    def __init__(
+        self,
+        push: Callable[[str, Any], None] | None,
+        task_id: str,
+        next_index: int,
+        *,
+        backlog_limit: int,
+        slots: Callable[[], SlotsView] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        poll_seconds: float = 0.5,
+    ) -> None:
+        self.push, self.task_id, self.next_index = push, task_id, next_index
+        self.backlog_limit = max(1, backlog_limit)
+        self.slots, self.sleep, self.clock, self.poll_seconds = slots, sleep, clock, poll_seconds
+        self.summaries: list[dict] = []
+        self.largest_unit_bytes = 0
+        self.held_back_seconds = 0.0
+
+    def publish(self, units: Sequence[Sequence[Delivery]]) -> None:
+        """Push each unit (waiting first while too many are unacknowledged)."""
+        for unit in units:
+            if not unit:
+                continue
+            if self.push is None:
+                self.next_index += 1
+                continue
+            self._hold_back()
+            value = encode_unit(unit)
+            self.push(unit_key(self.next_index), value)
+            self.largest_unit_bytes = max(self.largest_unit_bytes, len(value))
+            self.summaries.append(describe_unit(self.next_index, unit, self.task_id))
+            self.next_index += 1
+
+    def _hold_back(self) -> None:
+        if self.slots is None or self.next_index < self.backlog_limit:
+            return
+        started = self.clock()
+        while True:
+            view = self.slots()
+            if view.failed:
+                raise ReadingStopped("a delivery task failed: the checkpoint cannot move past its logs")
+            if not view.running or self.next_index - view.acknowledged_units < self.backlog_limit:
+                break
+            self.sleep(self.poll_seconds)
+        self.held_back_seconds += self.clock() - started
+
+
+def slots_view(progress_reports: Sequence[Mapping | None], states: Mapping[str, Any]) -> SlotsView:
+    """Fold the slots' progress reports and task states into what the reader needs."""
+    done = 0
+    for report in progress_reports:
+        for unit in ((report or {}).get("units") or {}).values():
+            if unit and unit.get("acked", 0) >= unit.get("deliveries", 1):
+                done += 1
+    values = [str(state) if state is not None else None for state in states.values()]
+    return SlotsView(
+        acknowledged_units=done,
+        running=any(state in ("running", "queued", "up_for_retry", "up_for_reschedule", "restarting")
+                    for state in values),
+        failed=any(state == "failed" for state in values),
+    )
+
+
+class UnitSource:
+    """Slot side: the units of a stripe, waiting for the reader that continues the run if needed.
+
+    `pull(task_id, map_index, key)` reads an XCom; `reader_state()` is the state of the continuing
+    reader (mapped instance 0 of `more_task`). Units below `first_count` were published by the
+    first reader (unmapped), which has finished.
+    """
+
+    def __init__(
+        self,
+        pull: Callable[[str, int, str], Any],
+        *,
+        first_task: str,
+        first_count: int,
+        more_task: str | None,
+        reader_state: Callable[[], str | None],
+        summary_key: str,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        start_grace_seconds: float = 3.0,
+        state_every_seconds: float = 2.0,
+    ) -> None:
+        self.pull, self.first_task, self.first_count, self.more_task = pull, first_task, first_count, more_task
+        self.reader_state, self.summary_key = reader_state, summary_key
+        self.sleep, self.clock = sleep, clock
+        self.start_grace_seconds, self.state_every_seconds = start_grace_seconds, state_every_seconds
+        self.waited_seconds = 0.0
+
+    def location(self, index: int) -> tuple[str, int] | None:
+        """(task id, map index) of the reader that publishes unit `index`; None: no reader does."""
+        if index < self.first_count:
+            return self.first_task, -1
+        return (self.more_task, 0) if self.more_task else None
+
+    def get(self, index: int) -> Any | None:
+        """Unit `index`'s XCom value; None when the run has no such unit (or it is missing)."""
+        where = self.location(index)
+        if where is None:
+            return None
+        if index < self.first_count:
+            return self.pull(*where, unit_key(index))
+        return self._wait_for(where, index)
+
+    def _wait_for(self, where: tuple[str, int], index: int) -> Any | None:
+        started = self.clock()
+        poll, checked_at = 0.1, started
+        while True:
+            value = self.pull(*where, unit_key(index))
+            if value is not None:
+                self.waited_seconds += self.clock() - started
+                return value
+            summary = self.pull(*where, self.summary_key)
+            if summary and summary.get("final"):
+                self.waited_seconds += self.clock() - started
+                return self.pull(*where, unit_key(index)) if index < int(summary.get("next_unit", 0)) else None
+            now = self.clock()
+            if now - checked_at >= self.state_every_seconds:
+                checked_at = now
+                state = self.reader_state()
+                if state in FINISHED_STATES:  # ended without its final summary (killed): take what is there
+                    return self.pull(*where, unit_key(index))
+                if state in NOT_STARTED_STATES and now - started >= self.start_grace_seconds:
+                    raise ReaderNotStarted(f"{where[0]} is {state or 'not scheduled'}")
+            self.sleep(poll)
+            poll = min(poll * 1.5, 1.0)
