@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 FINISHED_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
 NOT_STARTED_STATES = frozenset({None, "none", "scheduled"})
+READER_START_GRACE_SECONDS = 3.0  # a slot waits this long for a reader that has not started, then yields
 
 
 class ReaderNotStarted(Exception):
@@ -158,13 +159,14 @@ class UnitSource:
         summary_key: str,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
-        start_grace_seconds: float = 3.0,
+        start_grace_seconds: float | None = None,
         state_every_seconds: float = 2.0,
     ) -> None:
         self.pull, self.first_task, self.first_count, self.more_task = pull, first_task, first_count, more_task
         self.reader_state, self.summary_key = reader_state, summary_key
         self.sleep, self.clock = sleep, clock
-        self.start_grace_seconds, self.state_every_seconds = start_grace_seconds, state_every_seconds
+        grace = READER_START_GRACE_SECONDS if start_grace_seconds is None else start_grace_seconds
+        self.start_grace_seconds, self.state_every_seconds = grace, min(state_every_seconds, grace)
         self.waited_seconds = 0.0
 
     def location(self, index: int) -> tuple[str, int] | None:

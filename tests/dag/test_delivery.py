@@ -239,3 +239,24 @@ def test_delivered_logs_do_not_linger_in_xcom(emulator, receiver, configure, run
     receiver.set_behaviour(status=200)
     done = run_dag()
     assert done.state == "success" and unit_xcoms(done.run_id) == 0
+
+
+def test_a_backlog_is_read_on_by_read_more_while_the_slots_deliver(emulator, receiver, configure, run_dag,
+                                                                   variables, monkeypatch):
+    """read_logs hands over at once; under dag.test() the slots that run before read_more give
+    their worker back (reschedule) and deliver once it has published: every log once, in order."""
+    from auth0_webhooks import pipeline, units
+
+    monkeypatch.setattr(pipeline, "FIRST_READ_SECONDS", 0.0)
+    monkeypatch.setattr(units, "READER_START_GRACE_SECONDS", 0.2)
+    logs = emulator.add_logs(1_250)
+    configure(batch_size=50, webhook_concurrent_calls=3, batches_per_task=4)
+
+    run = run_dag()
+
+    assert run.state == "success"
+    states = {(ti.task_id, ti.map_index): ti.state for ti in run.get_task_instances()}
+    assert states[("read_more", 0)] == "success"
+    assert [states[("deliver", slot)] for slot in range(3)] == ["success"] * 3
+    assert delivered_in_order(receiver) == [entry["log_id"] for entry in logs]
+    assert variables() == logs[-1]["log_id"]
