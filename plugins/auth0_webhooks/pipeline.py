@@ -34,6 +34,7 @@ from auth0_webhooks.settings import Settings, SettingsError, StartFrom, parse_se
 from auth0_webhooks import variables
 from auth0_webhooks.units import ReadingStopped, SlotsView, UnitPublisher, slots_view
 from auth0_webhooks.variables import DeliveryPaused, raise_if_paused
+from auth0_webhooks.xcom_cleanup import delete_xcom
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +206,7 @@ def read_more_step(context: Any, described: dict, client: Any | None = None) -> 
 
         raise AirflowSkipException("read_logs read everything there was")
     handover = ti.xcom_pull(task_ids=READ_TASK_ID, key=HANDOVER_KEY)
+    delete_xcom(ti, READ_TASK_ID, HANDOVER_KEY)  # it holds logs; read_more is not retried (see the DAG)
     job = ReadJob(**handover["job"])
     planner = job.planner().restore(handover["planner"])
     publisher = _publisher(ti, MORE_TASK_ID, int(handover["next_unit"]), job, slots=lambda: _slots_view(ti, job))

@@ -241,6 +241,16 @@ def test_delivered_logs_do_not_linger_in_xcom(emulator, receiver, configure, run
     assert done.state == "success" and unit_xcoms(done.run_id) == 0
 
 
+def logs_left_in_xcom(run_id: str) -> list[str]:
+    """Keys of XComs of this run that hold logs (units and the hand-over)."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        keys = [row.key for row in session.query(XComModel).filter(XComModel.run_id == run_id)]
+    return [key for key in keys if key.startswith("unit-") or key == "handover"]
+
+
 def test_a_backlog_is_read_on_by_read_more_while_the_slots_deliver(emulator, receiver, configure, run_dag,
                                                                    variables, monkeypatch):
     """read_logs hands over at once; under dag.test() the slots that run before read_more give
@@ -260,3 +270,4 @@ def test_a_backlog_is_read_on_by_read_more_while_the_slots_deliver(emulator, rec
     assert [states[("deliver", slot)] for slot in range(3)] == ["success"] * 3
     assert delivered_in_order(receiver) == [entry["log_id"] for entry in logs]
     assert variables() == logs[-1]["log_id"]
+    assert logs_left_in_xcom(run.run_id) == []  # delivered logs are personal data: none linger

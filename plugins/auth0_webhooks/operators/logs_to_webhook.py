@@ -13,6 +13,7 @@ from auth0_webhooks.hooks.webhook import WebhookConfigError, WebhookHook
 from auth0_webhooks.names import SUMMARY_KEY, WEBHOOK_CONN_ID
 from auth0_webhooks.progress import PROGRESS_KEY, SlotProgress
 from auth0_webhooks.units import ReaderNotStarted, UnitSource, decode_unit, stripe, unit_key
+from auth0_webhooks.xcom_cleanup import delete_xcom
 from auth0_webhooks.variables import DeliveryPaused, pause_delivery, raise_if_paused
 from auth0_webhooks.webhook_client import WebhookDeliveryError, encode, webhook_id
 
@@ -134,17 +135,11 @@ class LogsToWebhookOperator(BaseOperator):
             more_task=more_task, reader_state=reader_state, summary_key=SUMMARY_KEY,
         )
 
-    def _release(self, ti: Any, where: tuple[str, int] | None, index: int) -> None:
+    @staticmethod
+    def _release(ti: Any, where: tuple[str, int] | None, index: int) -> None:
         """Delete an acknowledged unit's logs from XCom: no copy of them lingers in Airflow's database."""
-        if where is None:
-            return
-        try:
-            from airflow.sdk.bases.xcom import BaseXCom
-
-            BaseXCom.delete(key=unit_key(index), task_id=where[0], dag_id=ti.dag_id, run_id=ti.run_id,
-                            map_index=where[1])
-        except Exception as error:  # noqa: BLE001 - a cleanup must never fail a delivery
-            self.log.warning("Could not remove unit %d from XCom: %s", index, type(error).__name__)
+        if where is not None:
+            delete_xcom(ti, where[0], unit_key(index), where[1])
 
     @staticmethod
     def _extra(source: UnitSource, delivered: Mapping[str, int]) -> dict:
