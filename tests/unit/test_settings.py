@@ -302,3 +302,24 @@ def test_log_level_by_number_or_name(value, level):
 
 def test_log_types_as_comma_separated_text_and_duplicates_removed():
     assert parse_settings({"log_types": "s, f,s"}).log_types == ("s", "f")
+
+
+@pytest.mark.parametrize(
+    "settings, budget",
+    [
+        ({}, 240),  # every 5 minutes: 80 % of the interval, room left for the next run
+        ({"schedule": "* * * * *"}, 48),
+        ({"schedule": "*/2 * * * *"}, 96),
+        ({"schedule": "@hourly"}, 2880),
+        ({"schedule": "@daily"}, 3600),  # capped at an hour
+        ({"schedule": None}, 3600),  # manual runs only
+        ({"max_run_seconds": 90}, 90),  # an explicit budget wins
+    ],
+)
+def test_the_run_budget_follows_the_schedule(settings, budget):
+    assert parse_settings(settings).run_budget_seconds == budget
+
+
+def test_no_log_cap_by_default_and_null_is_accepted():
+    assert parse_settings({}).max_logs_per_run is None
+    assert parse_settings({"max_logs_per_run": None, "max_run_seconds": None}).max_run_seconds is None
