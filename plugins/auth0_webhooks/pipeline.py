@@ -210,6 +210,7 @@ def read_more_step(context: Any, described: dict, client: Any | None = None) -> 
     job = ReadJob(**handover["job"])
     planner = job.planner().restore(handover["planner"])
     publisher = _publisher(ti, MORE_TASK_ID, int(handover["next_unit"]), job, slots=lambda: _slots_view(ti, job))
+    publisher.deadline = time.monotonic() + max(0.0, job.deadline - time.time())
     plan = planner.plan
     result = ReadResult(plan, StartPoint("hand-over"), caught_up=False, stopped_by="not started")
     pushed_at = time.monotonic()
@@ -231,16 +232,15 @@ def read_more_step(context: Any, described: dict, client: Any | None = None) -> 
     try:
         raise_if_paused()
         client = client or _auth0_client()
-        max_logs = None if job.max_logs is None else max(0, job.max_logs - plan.logs_read)
-        result = read_logs(
+        result = read_logs(  # max_logs: the restored plan counts read_logs' logs too
             client, StartPoint("hand-over from read_logs", checkpoint=handover["after"]), planner,
-            take=MAX_TAKE, max_logs=max_logs, deadline=time.monotonic() + max(0.0, job.deadline - time.time()),
+            take=MAX_TAKE, max_logs=job.max_logs, deadline=time.monotonic() + max(0.0, job.deadline - time.time()),
             on_page=on_page,
         )
         publisher.publish(job.final_units(planner))
     except ReadingStopped as stopped:
         result.stopped_by = str(stopped)
-    except Exception as failure:  # the slots stop after what was published; the commit says why
+    except BaseException as failure:  # the slots stop after what was published; the commit says why
         error = f"{type(failure).__name__}: {failure}"
         raise
     finally:

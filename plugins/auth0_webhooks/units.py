@@ -31,7 +31,11 @@ class ReaderNotStarted(Exception):
 
 
 class ReadingStopped(Exception):
-    """A delivery slot failed for good: reading further cannot move the checkpoint."""
+    """Reading further cannot help this run: a slot failed for good, or the time ran out while waiting."""
+
+
+class UnitMissing(Exception):
+    """A unit the run holds is not in XCom any more: this run cannot deliver it."""
 
 
 def unit_key(index: int) -> str:
@@ -62,9 +66,12 @@ def stripe(slot: int, slots: int) -> Iterator[int]:
     return itertools.count(slot, max(1, slots))
 
 
+WORKING_STATES = frozenset({"running", "queued", "up_for_retry", "up_for_reschedule", "restarting", "deferred"})
+
+
 @dataclass(frozen=True)
 class SlotsView:
-    """What the reader sees of the delivery slots."""
+    """What the reader sees of the delivery slots (`running`: every slot has a worker, or will again)."""
 
     acknowledged_units: int
     running: bool
@@ -87,8 +94,10 @@ class UnitPublisher:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         poll_seconds: float = 0.5,
+        deadline: float | None = None,
     ) -> None:
         self.push, self.task_id, self.next_index = push, task_id, next_index
+        self.deadline = deadline  # on `clock`: holding back never goes past the run's time budget
         self.backlog_limit = max(1, backlog_limit)
         self.slots, self.sleep, self.clock, self.poll_seconds = slots, sleep, clock, poll_seconds
         self.summaries: list[dict] = []
@@ -120,6 +129,8 @@ class UnitPublisher:
                 raise ReadingStopped("a delivery task failed: the checkpoint cannot move past its logs")
             if not view.running or self.next_index - view.acknowledged_units < self.backlog_limit:
                 break
+            if self.deadline is not None and self.clock() >= self.deadline:
+                raise ReadingStopped("the run's time budget ran out while the webhook lagged behind the read")
             self.sleep(self.poll_seconds)
         self.held_back_seconds += self.clock() - started
 
@@ -134,8 +145,8 @@ def slots_view(progress_reports: Sequence[Mapping | None], states: Mapping[str, 
     values = [str(state) if state is not None else None for state in states.values()]
     return SlotsView(
         acknowledged_units=done,
-        running=any(state in ("running", "queued", "up_for_retry", "up_for_reschedule", "restarting")
-                    for state in values),
+        # Holding back for a slot that has no worker (pool or parallelism full) could wait forever.
+        running=bool(values) and all(state in WORKING_STATES for state in values),
         failed=any(state == "failed" for state in values),
     )
 
@@ -195,7 +206,12 @@ class UnitSource:
             summary = self.pull(*where, self.summary_key)
             if summary and summary.get("final"):
                 self.waited_seconds += self.clock() - started
-                return self.pull(*where, unit_key(index)) if index < int(summary.get("next_unit", 0)) else None
+                if index >= int(summary.get("next_unit", 0)):
+                    return None
+                value = self.pull(*where, unit_key(index))  # published just before the final summary
+                if value is None:
+                    raise UnitMissing(f"the logs of unit {index} are missing from XCom")
+                return value
             now = self.clock()
             if now - checked_at >= self.state_every_seconds:
                 checked_at = now

@@ -1,35 +1,36 @@
-"""The read and commit steps without a scheduler: Variables patched, the emulator as the tenant."""
+"""read_logs, read_more, the delivery slots and commit without a scheduler.
+
+Variables patched, the emulator as the tenant, XCom and task states faked (test_operator.XComs).
+Slots are either faked (`fake_deliver`: progress reports as if every unit was acknowledged) or
+real LogsToWebhookOperator instances sending to the in-process webhook receiver.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
+import time
 
 import pytest
+from airflow.sdk.bases.xcom import BaseXCom
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, AirflowTaskTimeout
 
 from auth0_webhooks import pipeline
-from auth0_webhooks.auth0_client import Auth0Credentials, Auth0LogsClient
+from auth0_webhooks.auth0_client import Auth0ApiError, Auth0Credentials, Auth0LogsClient
 from auth0_webhooks.devtools.emulator import Auth0Emulator
-from auth0_webhooks.names import CHECKPOINT_VARIABLE, CONFIG_VARIABLE, STATE_VARIABLE
-from auth0_webhooks.operators.logs_to_webhook import PROGRESS_KEY, unit_progress
+from auth0_webhooks.devtools.receiver import WebhookReceiver
+from auth0_webhooks.names import (
+    CHECKPOINT_VARIABLE, CONFIG_VARIABLE, DELIVER_TASK_ID, MORE_TASK_ID, READ_TASK_ID, STATE_VARIABLE, SUMMARY_KEY,
+)
+from auth0_webhooks.operators import logs_to_webhook
+from auth0_webhooks.operators.logs_to_webhook import LogsToWebhookOperator
+from auth0_webhooks.progress import PROGRESS_KEY, unit_progress
+from auth0_webhooks.units import UnitPublisher, UnitSource, decode_unit
 
-from .test_operator import FakeTI
+from .test_operator import FakeStateStore, XComs
 
-
-class PipelineTI(FakeTI):
-    """XCom across tasks: pushes from one step are pulled by the next."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.task = "read_logs"
-        self.by_task: dict[tuple, object] = {}
-
-    def xcom_push(self, key, value):  # noqa: ANN001
-        self.by_task[(self.task, key, None)] = value
-
-    def xcom_pull(self, task_ids, key, map_indexes=None):  # noqa: ANN001
-        if isinstance(map_indexes, list):
-            return [self.by_task.get((task_ids, key, index)) for index in map_indexes]
-        return self.by_task.get((task_ids, key, None))
+RUN_KEYS = {"first_task", "first_units", "more", "more_task", "send_as_batch"}
 
 
 @pytest.fixture
@@ -41,17 +42,29 @@ def variables(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def purged(monkeypatch) -> list:
-    calls: list = []
-    monkeypatch.setattr(pipeline, "purge_unit_logs", lambda ti, count: calls.append(count))
-    return calls
-
-
-@pytest.fixture(autouse=True)
 def slack(monkeypatch):
     sent: list = []
     monkeypatch.setattr(pipeline, "notify_slack", lambda report: sent.append(report) or True)
     return sent
+
+
+@pytest.fixture(autouse=True)
+def first_read_seconds(monkeypatch):
+    """read_logs reads everything in these tests unless one asks for a hand-over (`handover`)."""
+    monkeypatch.setattr(pipeline, "FIRST_READ_SECONDS", 60.0)
+
+
+@pytest.fixture
+def handover(monkeypatch):
+    """read_logs hands over after its first page."""
+    monkeypatch.setattr(pipeline, "FIRST_READ_SECONDS", 0.0)
+
+
+@pytest.fixture
+def xcoms(monkeypatch) -> XComs:
+    store = XComs()
+    monkeypatch.setattr(BaseXCom, "delete", store.delete)
+    return store
 
 
 @pytest.fixture
@@ -60,118 +73,414 @@ def tenant():
         yield emulator
 
 
+@pytest.fixture
+def receiver(monkeypatch):
+    with WebhookReceiver() as webhook:
+        monkeypatch.setenv("AIRFLOW_CONN_AUTH0_WEBHOOK", json.dumps(
+            {"conn_type": "http", "host": f"{webhook.base_url}/hook", "extra": {"timeout": 5, "max_attempts": 1}}))
+        yield webhook
+
+
 def client_for(emulator: Auth0Emulator) -> Auth0LogsClient:
     return Auth0LogsClient(Auth0Credentials.from_domain(emulator.base_url, "c", "s"))
 
 
-def deliver_everything(ti: PipelineTI, units: list[dict]) -> None:
-    for unit in units:
-        deliveries = ti.by_task[("read_logs", unit["xcom"]["key"], None)]
-        ti.by_task[("deliver", PROGRESS_KEY, unit["index"])] = unit_progress(deliveries, len(deliveries))
+def configure(variables: dict, **settings) -> None:
+    variables[CONFIG_VARIABLE] = json.dumps(settings)
 
 
-def test_read_then_commit_moves_the_checkpoint_to_the_last_log(variables, tenant):
+def read(xcoms: XComs, tenant: Auth0Emulator, slots: int | None = None, **params) -> list[dict]:
+    return pipeline.read_step({"ti": xcoms.ti(READ_TASK_ID), "params": params}, slots, client=client_for(tenant))
+
+
+def read_more(xcoms: XComs, run: dict, client) -> dict:  # noqa: ANN001
+    return pipeline.read_more_step({"ti": xcoms.ti(MORE_TASK_ID, 0), "params": {}}, run, client=client)
+
+
+def commit(xcoms: XComs) -> dict:
+    return pipeline.commit_step({"ti": xcoms.ti("commit")})
+
+
+def summary_of(xcoms: XComs, task_id: str = READ_TASK_ID) -> dict:
+    return xcoms.get(task_id, SUMMARY_KEY, 0 if task_id == MORE_TASK_ID else -1)
+
+
+def published(xcoms: XComs) -> dict[int, list[dict]]:
+    """Every unit in XCom, by index."""
+    return {int(key[len("unit-"):]): decode_unit(value) for (task, _, key), value in xcoms.items()
+            if task in (READ_TASK_ID, MORE_TASK_ID) and key.startswith("unit-")}
+
+
+def fake_deliver(xcoms: XComs, slots: int, killed: tuple[int, ...] = ()) -> None:
+    """Every slot but the `killed` ones acknowledged every unit of its stripe and reported it."""
+    reports = {slot: {"units": {}, "error": None} for slot in range(slots) if slot not in killed}
+    for index, deliveries in published(xcoms).items():
+        if index % slots in reports:
+            reports[index % slots]["units"][str(index)] = unit_progress(deliveries, len(deliveries))
+    for slot, report in reports.items():
+        xcoms.put(DELIVER_TASK_ID, PROGRESS_KEY, report, slot)
+
+
+def deliver_with_slots(xcoms: XComs, run: dict, slots: int) -> list[dict]:
+    """Run every slot (real operator), one after the other."""
+    results = []
+    for slot in range(slots):
+        operator = LogsToWebhookOperator(task_id=DELIVER_TASK_ID, slot=slot, slots=slots, run=run)
+        results.append(operator.execute({"ti": xcoms.ti(DELIVER_TASK_ID, slot), "task_state_store": FakeStateStore()}))
+    return results
+
+
+def ids(logs: list[dict]) -> list[str]:
+    return [entry["log_id"] for entry in logs]
+
+
+# ---------------------------------------------------------------- read_logs alone, then commit
+
+
+def test_read_then_commit_moves_the_checkpoint_to_the_last_log(variables, tenant, xcoms):
     logs = tenant.add_logs(230)
-    variables[CONFIG_VARIABLE] = json.dumps({"batch_size": 50, "webhook_concurrent_calls": 2})
-    ti = PipelineTI()
-    units = pipeline.read_step({"ti": ti, "params": {}}, client=client_for(tenant))
-    assert [u["index"] for u in units] == list(range(len(units))) and len(units) >= 2
-    assert all(set(u) == {"index", "label", "send_as_batch", "xcom"} for u in units)  # small descriptors only
-    deliver_everything(ti, units)
-    ti.task = "commit"
-    report = pipeline.commit_step({"ti": ti})
-    assert report["logs_delivered"] == 230 and report["error"] is None
+    configure(variables, batch_size=50, webhook_concurrent_calls=2)
+    plan = read(xcoms, tenant, slots=2)
+    assert plan == [{"first_task": READ_TASK_ID, "first_units": plan[0]["first_units"], "more": False,
+                     "more_task": None, "send_as_batch": True}]
+    summary = summary_of(xcoms)
+    assert summary["final"] and not summary["more"] and summary["slots"] == 2 and summary["caught_up"]
+    units = summary["units"]
+    assert [u["index"] for u in units] == list(range(plan[0]["first_units"])) and len(units) >= 2
+    assert all(set(u) == {"index", "task_id", "label", "deliveries", "logs", "checkpoint", "checkpoint_date"}
+               for u in units)
+    assert all(isinstance(xcoms.get(READ_TASK_ID, f"unit-{u['index']}"), str) for u in units)  # one JSON text each
+    assert sum(u["logs"] for u in units) == 230 and units[-1]["checkpoint"] == logs[-1]["log_id"]
+    assert pipeline.HANDOVER_KEY not in xcoms.ti(READ_TASK_ID).pushed
+    fake_deliver(xcoms, 2)
+    report = commit(xcoms)
+    assert report["logs_delivered"] == 230 and report["error"] is None and report["caught_up"]
     assert variables[CHECKPOINT_VARIABLE] == logs[-1]["log_id"]
     assert json.loads(variables[STATE_VARIABLE])["checkpoint"] == logs[-1]["log_id"]
 
 
-def test_a_checkpoint_edited_during_the_run_is_not_overwritten(variables, tenant, slack):
+def test_a_checkpoint_edited_during_the_run_is_not_overwritten(variables, tenant, xcoms, slack):
     logs = tenant.add_logs(20)
-    ti = PipelineTI()
-    units = pipeline.read_step({"ti": ti, "params": {}}, client=client_for(tenant))
-    deliver_everything(ti, units)
+    read(xcoms, tenant)
+    fake_deliver(xcoms, summary_of(xcoms)["slots"])
     variables[CHECKPOINT_VARIABLE] = logs[3]["log_id"]  # a user edits it meanwhile
     with pytest.raises(pipeline.RunFailed) as caught:
-        pipeline.commit_step({"ti": ti})
+        commit(xcoms)
     assert "changed during this run" in str(caught.value) and logs[3]["log_id"] in str(caught.value)
     assert variables[CHECKPOINT_VARIABLE] == logs[3]["log_id"]
     assert slack[-1].failed  # reported
 
 
-def test_a_failed_read_is_reported_and_fails_the_run(variables, tenant):
+def test_a_failed_read_is_reported_and_fails_the_run(variables, tenant, xcoms):
     variables[CONFIG_VARIABLE] = '{"batch_size": 0}'
-    ti = PipelineTI()
-    with pytest.raises(Exception):
-        pipeline.read_step({"ti": ti, "params": {}}, client=client_for(tenant))
+    with pytest.raises(AirflowFailException):  # a settings error: retrying cannot help
+        read(xcoms, tenant)
     with pytest.raises(pipeline.RunFailed) as caught:
-        pipeline.commit_step({"ti": ti})
+        commit(xcoms)
     assert "batch_size=0 is not allowed" in str(caught.value)
     assert CHECKPOINT_VARIABLE not in variables
 
 
-def test_an_undelivered_unit_fails_the_run_and_keeps_the_checkpoint_before_it(variables, tenant):
+def test_an_undelivered_unit_fails_the_run_and_keeps_the_checkpoint_before_it(variables, tenant, xcoms):
     logs = tenant.add_logs(100)
-    variables[CONFIG_VARIABLE] = json.dumps({"batch_size": 10, "webhook_concurrent_calls": 4, "batches_per_task": 1})
-    ti = PipelineTI()
-    units = pipeline.read_step({"ti": ti, "params": {}}, client=client_for(tenant))
-    deliver_everything(ti, units)
-    del ti.by_task[("deliver", PROGRESS_KEY, 3)]  # unit 3's task was killed before reporting
+    configure(variables, batch_size=10, webhook_concurrent_calls=4, batches_per_task=1)
+    read(xcoms, tenant, slots=4)
+    assert len(summary_of(xcoms)["units"]) == 10  # units of 10 logs; slot 3 holds units 3 and 7
+    fake_deliver(xcoms, 4, killed=(3,))  # slot 3 was killed before reporting
     with pytest.raises(pipeline.RunFailed) as caught:
-        pipeline.commit_step({"ti": ti})
-    assert "did not report" in str(caught.value)
+        commit(xcoms)
+    assert "did not report" in str(caught.value) and "unit " in str(caught.value)
     assert variables[CHECKPOINT_VARIABLE] == logs[29]["log_id"]
 
 
-def test_an_expired_checkpoint_restarts_from_the_oldest_log_and_reports_the_gap(variables, tenant, slack):
+def test_a_slot_error_is_named_when_its_unit_was_not_delivered(variables, tenant, xcoms):
+    logs = tenant.add_logs(40)
+    configure(variables, batch_size=10, webhook_concurrent_calls=2, batches_per_task=1)
+    read(xcoms, tenant, slots=2)
+    fake_deliver(xcoms, 2)
+    report = xcoms.get(DELIVER_TASK_ID, PROGRESS_KEY, 1)  # slot 1: unit 1 half done, then HTTP 500
+    deliveries = published(xcoms)[1]
+    report["units"] = {"1": unit_progress(deliveries, 0, error="webhook did not acknowledge: HTTP 500")}
+    report["error"] = "webhook did not acknowledge: HTTP 500"
+    xcoms.put(DELIVER_TASK_ID, PROGRESS_KEY, report, 1)
+    with pytest.raises(pipeline.RunFailed, match="not fully delivered: webhook did not acknowledge: HTTP 500"):
+        commit(xcoms)
+    assert variables[CHECKPOINT_VARIABLE] == logs[9]["log_id"]
+
+
+def test_an_expired_checkpoint_restarts_from_the_oldest_log_and_reports_the_gap(variables, tenant, xcoms, slack):
     logs = tenant.add_logs(50)
     variables[CHECKPOINT_VARIABLE] = logs[5]["log_id"]
     tenant.expire(20)  # retention drops the 20 oldest logs, the checkpoint's among them
-    ti = PipelineTI()
-    units = pipeline.read_step({"ti": ti, "params": {}}, client=client_for(tenant))
-    summary = ti.by_task[("read_logs", pipeline.SUMMARY_KEY, None)]
+    read(xcoms, tenant)
+    summary = summary_of(xcoms)
     assert logs[5]["log_id"] in summary["gap"] and logs[20]["log_id"] in summary["gap"]
-    deliver_everything(ti, units)
-    report = pipeline.commit_step({"ti": ti})
+    fake_deliver(xcoms, summary["slots"])
+    report = commit(xcoms)
     assert report["logs_delivered"] == 30
     assert any("older than the tenant's log retention" in w for w in report["warnings"])
     assert slack, "a gap is always reported to Slack"
 
 
-def test_dry_run_plans_nothing_and_commits_nothing(variables, tenant):
+def test_dry_run_plans_nothing_and_commits_nothing(variables, tenant, xcoms):
     tenant.add_logs(40)
-    ti = PipelineTI()
-    units = pipeline.read_step({"ti": ti, "params": {"dry_run": True}}, client=client_for(tenant))
-    assert units == []
-    report = pipeline.commit_step({"ti": ti})
+    assert read(xcoms, tenant, dry_run=True) == []
+    assert published(xcoms) == {} and summary_of(xcoms)["slots"] == 0
+    report = commit(xcoms)
     assert report["dry_run"] and CHECKPOINT_VARIABLE not in variables
     assert "40 logs would have been sent" in " ".join(report["warnings"])
 
 
-def test_the_gap_is_measured_when_the_checkpoint_date_was_recorded(variables, tenant):
+def test_the_gap_is_measured_when_the_checkpoint_date_was_recorded(variables, tenant, xcoms):
     logs = tenant.add_logs(40)
-    ti = PipelineTI()
-    deliver_everything(ti, pipeline.read_step({"ti": ti, "params": {}}, client=client_for(tenant)))
-    pipeline.commit_step({"ti": ti})  # records the checkpoint and its date
+    read(xcoms, tenant)
+    fake_deliver(xcoms, summary_of(xcoms)["slots"])
+    commit(xcoms)  # records the checkpoint and its date
     more = tenant.add_logs(10)
     tenant.expire(45)  # the checkpoint (log 39) and the first 5 new logs are gone
-    ti = PipelineTI()
-    pipeline.read_step({"ti": ti, "params": {}}, client=client_for(tenant))
-    gap = ti.by_task[("read_logs", pipeline.SUMMARY_KEY, None)]["gap"]
+    second = XComs(run_id="manual__2")
+    read(second, tenant)
+    gap = summary_of(second)["gap"]
     assert logs[-1]["date"] in gap and more[5]["date"] in gap
     assert "a gap of 0 d 0 h" in gap  # the emulator writes a log a second
 
 
-def test_a_commit_that_runs_again_after_a_ui_retry_is_not_a_conflict(variables, tenant):
+def test_a_commit_that_runs_again_after_a_ui_retry_is_not_a_conflict(variables, tenant, xcoms):
     logs = tenant.add_logs(100)
-    variables[CONFIG_VARIABLE] = json.dumps({"batch_size": 10, "webhook_concurrent_calls": 4, "batches_per_task": 1})
-    ti = PipelineTI()
-    ti.run_id = "manual__1"
-    units = pipeline.read_step({"ti": ti, "params": {}}, client=client_for(tenant))
-    deliver_everything(ti, units)
-    missing = ti.by_task.pop(("deliver", PROGRESS_KEY, 3))
+    configure(variables, batch_size=10, webhook_concurrent_calls=4, batches_per_task=1)
+    read(xcoms, tenant, slots=4)
+    fake_deliver(xcoms, 4)
+    missing = xcoms.values.pop((DELIVER_TASK_ID, 3, PROGRESS_KEY))
     with pytest.raises(pipeline.RunFailed):
-        pipeline.commit_step({"ti": ti})
+        commit(xcoms)
     assert variables[CHECKPOINT_VARIABLE] == logs[29]["log_id"]
-    ti.by_task[("deliver", PROGRESS_KEY, 3)] = missing  # the user cleared unit 3; it delivered
-    report = pipeline.commit_step({"ti": ti})  # the cleared commit runs again
+    xcoms.put(DELIVER_TASK_ID, PROGRESS_KEY, missing, 3)  # the user cleared slot 3; it delivered
+    report = commit(xcoms)  # the cleared commit runs again
     assert report["error"] is None and variables[CHECKPOINT_VARIABLE] == logs[-1]["log_id"]
+
+
+def test_an_idle_run_maps_nothing_and_leaves_the_checkpoint(variables, tenant, xcoms):
+    logs = tenant.add_logs(10)
+    variables[CHECKPOINT_VARIABLE] = logs[-1]["log_id"]
+    assert read(xcoms, tenant) == []  # nothing to map: no read_more, no slots
+    summary = summary_of(xcoms)
+    assert summary["units"] == [] and summary["slots"] == 0 and summary["logs_read"] == 0
+    report = commit(xcoms)
+    assert report["error"] is None and report["logs_read"] == 0 and report["caught_up"]
+    assert variables[CHECKPOINT_VARIABLE] == logs[-1]["log_id"]
+
+
+def test_a_run_whose_logs_are_all_filtered_out_maps_nothing_and_moves_the_checkpoint(variables, tenant, xcoms):
+    logs = tenant.add_logs(30, types=["s"])
+    configure(variables, log_types=["f"])
+    assert read(xcoms, tenant) == []
+    report = commit(xcoms)
+    assert report["error"] is None and report["logs_filtered_out"] == 30 and report["logs_delivered"] == 0
+    assert variables[CHECKPOINT_VARIABLE] == logs[-1]["log_id"]
+
+
+def test_a_small_run_has_fewer_units_than_slots_and_the_idle_slots_report_nothing(variables, tenant, xcoms,
+                                                                                  receiver):
+    logs = tenant.add_logs(3)
+    configure(variables, batch_size=1, webhook_concurrent_calls=5)
+    plan = read(xcoms, tenant, slots=5)
+    assert plan[0]["first_units"] == 3 and not plan[0]["more"]
+    results = deliver_with_slots(xcoms, plan[0], 5)
+    assert [r["units"] for r in results] == [1, 1, 1, 0, 0]
+    report = commit(xcoms)
+    assert report["error"] is None and report["logs_delivered"] == 3
+    assert receiver.delivered_log_ids() == ids(logs)
+    assert variables[CHECKPOINT_VARIABLE] == logs[-1]["log_id"] and xcoms.unit_keys() == []
+
+
+def test_read_more_skips_when_read_logs_read_everything(variables, tenant, xcoms):
+    tenant.add_logs(10)
+    plan = read(xcoms, tenant)
+    with pytest.raises(AirflowSkipException):
+        read_more(xcoms, plan[0], client_for(tenant))
+
+
+# ---------------------------------------------------------------- hand-over to read_more
+
+
+def test_a_hand_over_run_delivers_every_log_once_and_moves_the_checkpoint_to_the_last_log(
+        variables, tenant, xcoms, receiver, handover):
+    logs = tenant.add_logs(350, types=["s", "f", "sapi"])
+    configure(variables, batch_size=10, batches_per_task=4, webhook_concurrent_calls=3, log_types=["s", "f"])
+    kept = [entry for entry in logs if entry["type"] in ("s", "f")]
+    plan = read(xcoms, tenant, slots=3)
+    assert len(plan) == 1 and set(plan[0]) == RUN_KEYS
+    run = plan[0]
+    assert run["more"] and run["more_task"] == MORE_TASK_ID and run["first_units"] >= 1
+    first = summary_of(xcoms)
+    assert first["more"] and not first["final"] and first["stopped_by"] == "deadline" and first["slots"] == 3
+    assert [u["index"] for u in first["units"]] == list(range(run["first_units"]))
+    assert xcoms.ti(READ_TASK_ID).pushed[pipeline.HANDOVER_KEY]["next_unit"] == run["first_units"]
+    result = read_more(xcoms, run, client_for(tenant))
+    assert result["caught_up"] and result["logs_read"] == 350 and result["stopped_by"] == "caught up"
+    more = summary_of(xcoms, MORE_TASK_ID)
+    assert more["final"] and more["error"] is None
+    assert [u["index"] for u in more["units"]] == list(range(run["first_units"], result["next_unit"]))
+    assert all(u["task_id"] == MORE_TASK_ID for u in more["units"])
+    xcoms.states[(MORE_TASK_ID, 0)] = "success"
+    deliver_with_slots(xcoms, run, 3)
+    report = commit(xcoms)
+    assert report["error"] is None and report["caught_up"]
+    assert report["logs_read"] == 350 and report["logs_delivered"] == len(kept)
+    assert receiver.delivered_log_ids() and sorted(receiver.delivered_log_ids()) == ids(kept)  # each once
+    assert variables[CHECKPOINT_VARIABLE] == logs[-1]["log_id"]
+    assert xcoms.unit_keys() == []  # every acknowledged unit was deleted
+
+
+def test_read_more_and_the_slots_work_at_once_with_backpressure(variables, tenant, xcoms, receiver, handover,
+                                                               monkeypatch):
+    monkeypatch.setattr(pipeline, "BACKLOG_UNITS_PER_SLOT", 1)  # read_more holds back at 2 unacknowledged units
+    logs = tenant.add_logs(400)
+    configure(variables, batch_size=10, batches_per_task=2, webhook_concurrent_calls=2)
+    run = read(xcoms, tenant, slots=2)[0]
+    assert run["first_units"] > 2  # read_logs publishes without holding back
+    backlog: list[int] = []
+
+    class RecordingPublisher(UnitPublisher):
+        def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+            super().__init__(*args, **kwargs, poll_seconds=0.01)
+
+        def publish(self, units) -> None:  # noqa: ANN001
+            for unit in units:
+                super().publish([unit])
+                backlog.append(len(xcoms.unit_keys()))
+
+    monkeypatch.setattr(pipeline, "UnitPublisher", RecordingPublisher)
+    monkeypatch.setattr(logs_to_webhook, "UnitSource",  # slots poll XCom often: a short test
+                        functools.partial(UnitSource, sleep=lambda seconds: time.sleep(min(seconds, 0.01))))
+    for slot in range(2):
+        xcoms.states[(DELIVER_TASK_ID, slot)] = "running"
+    xcoms.states[(MORE_TASK_ID, 0)] = "running"
+    errors: list[BaseException] = []
+
+    def task(name: tuple[str, int], work) -> None:  # noqa: ANN001
+        try:
+            work()
+            xcoms.states[name] = "success"
+        except BaseException as error:  # noqa: BLE001
+            errors.append(error)
+            xcoms.states[name] = "failed"
+
+    def slot_work(slot: int):  # noqa: ANN202
+        operator = LogsToWebhookOperator(task_id=DELIVER_TASK_ID, slot=slot, slots=2, run=run)
+        return lambda: operator.execute({"ti": xcoms.ti(DELIVER_TASK_ID, slot), "task_state_store": None})
+
+    threads = [threading.Thread(target=task, args=((MORE_TASK_ID, 0), lambda: read_more(xcoms, run,
+                                                                                        client_for(tenant))))]
+    threads += [threading.Thread(target=task, args=((DELIVER_TASK_ID, slot), slot_work(slot))) for slot in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors and not any(thread.is_alive() for thread in threads)
+    report = commit(xcoms)
+    assert report["error"] is None and report["logs_delivered"] == 400
+    assert sorted(receiver.delivered_log_ids()) == ids(logs) and len(receiver.delivered_log_ids()) == 400
+    assert variables[CHECKPOINT_VARIABLE] == logs[-1]["log_id"]
+    assert summary_of(xcoms, MORE_TASK_ID)["next_unit"] >= 20
+    assert backlog and max(backlog) <= 2  # read_more never had more than 2 unacknowledged units in XCom
+
+
+class FailingClient:
+    """The tenant's client, raising `error` (default: the API failed for good) after `pages` pages."""
+
+    def __init__(self, client: Auth0LogsClient, pages: int, error: BaseException | None = None) -> None:
+        self.client, self.pages = client, pages
+        self.error = error or Auth0ApiError("HTTP 503 after 5 attempts", status=503)
+        self.stats = client.stats
+
+    def logs_after(self, log_id: str, take: int) -> list[dict]:
+        self.pages -= 1
+        if self.pages < 0:
+            raise self.error
+        return self.client.logs_after(log_id, take)
+
+    def first_log(self, since=None):  # noqa: ANN001
+        return self.client.first_log(since)
+
+
+def test_read_more_failing_midway_commits_what_was_delivered_and_names_the_reader_error(
+        variables, tenant, xcoms, handover, slack):
+    logs = tenant.add_logs(400)
+    configure(variables, batch_size=10, batches_per_task=2, webhook_concurrent_calls=2)
+    run = read(xcoms, tenant, slots=2)[0]
+    with pytest.raises(Auth0ApiError):
+        read_more(xcoms, run, FailingClient(client_for(tenant), pages=1))
+    more = summary_of(xcoms, MORE_TASK_ID)
+    assert more["final"] and "Auth0ApiError: HTTP 503" in more["error"] and not more["caught_up"]
+    assert more["logs_read"] == 201  # read_logs' first log and page, then one page of read_more
+    fake_deliver(xcoms, 2)
+    with pytest.raises(pipeline.RunFailed, match="reading stopped early: Auth0ApiError: HTTP 503"):
+        commit(xcoms)
+    last_unit = max(published(xcoms).items())[1]
+    assert variables[CHECKPOINT_VARIABLE] == last_unit[-1]["checkpoint"]  # over what was delivered
+    delivered = sum(len(d["logs"]) for unit in published(xcoms).values() for d in unit)
+    assert 100 < delivered < 201 and variables[CHECKPOINT_VARIABLE] == logs[delivered - 1]["log_id"]
+    assert slack[-1].failed and "Auth0ApiError" in slack[-1].error
+
+
+def test_a_read_more_that_never_reported_fails_the_run_after_committing_read_logs_units(
+        variables, tenant, xcoms, handover):
+    tenant.add_logs(300)
+    configure(variables, batch_size=10, batches_per_task=2, webhook_concurrent_calls=2)
+    read(xcoms, tenant, slots=2)
+    fake_deliver(xcoms, 2)  # read_more was killed before its first summary
+    first_units = summary_of(xcoms)["units"]
+    with pytest.raises(pipeline.RunFailed, match="read_more did not report"):
+        commit(xcoms)
+    assert variables[CHECKPOINT_VARIABLE] == first_units[-1]["checkpoint"]
+
+
+def test_read_more_stops_reading_when_a_slot_failed_for_good(variables, tenant, xcoms, handover, monkeypatch):
+    monkeypatch.setattr(pipeline, "BACKLOG_UNITS_PER_SLOT", 1)
+    tenant.add_logs(400)
+    configure(variables, batch_size=10, batches_per_task=2, webhook_concurrent_calls=2)
+    run = read(xcoms, tenant, slots=2)[0]
+    xcoms.states[(DELIVER_TASK_ID, 0)] = "failed"
+    xcoms.states[(DELIVER_TASK_ID, 1)] = "running"
+    result = read_more(xcoms, run, client_for(tenant))
+    assert "a delivery task failed" in result["stopped_by"] and not result["caught_up"]
+    more = summary_of(xcoms, MORE_TASK_ID)
+    assert more["final"] and more["error"] is None and more["units"] == []  # held back from the first unit
+    assert result["logs_read"] < 400
+
+
+def test_max_logs_counts_the_logs_of_both_readers(variables, tenant, xcoms, handover):
+    tenant.add_logs(500)
+    configure(variables, batch_size=10, webhook_concurrent_calls=2)
+    run = read(xcoms, tenant, slots=2, max_logs=250)[0]
+    assert summary_of(xcoms)["logs_read"] == 101  # the oldest log, then one page
+    result = read_more(xcoms, run, client_for(tenant))
+    assert result["stopped_by"] == "max_logs" and 250 <= result["logs_read"] < 350  # whole pages
+
+
+def test_a_dry_run_hand_over_counts_everything_and_sends_nothing(variables, tenant, xcoms, handover):
+    tenant.add_logs(350)
+    plan = read(xcoms, tenant, dry_run=True)
+    assert plan == [{"first_task": READ_TASK_ID, "first_units": 0, "more": True, "more_task": None,
+                     "send_as_batch": True}]  # the slots have nothing to wait for
+    read_more(xcoms, plan[0], client_for(tenant))
+    assert published(xcoms) == {}
+    report = commit(xcoms)
+    assert report["dry_run"] and CHECKPOINT_VARIABLE not in variables
+    assert "350 logs would have been sent" in " ".join(report["warnings"])
+
+
+def test_a_read_more_stopped_by_its_timeout_fails_the_run_naming_it(variables, tenant, xcoms, handover):
+    """AirflowTaskTimeout and AirflowTaskTerminated are BaseExceptions: still reported as the reader's error."""
+    tenant.add_logs(400)
+    configure(variables, batch_size=10, webhook_concurrent_calls=2)
+    run = read(xcoms, tenant, slots=2)[0]
+    client = FailingClient(client_for(tenant), pages=1, error=AirflowTaskTimeout("Timeout, PID: 123"))
+    with pytest.raises(AirflowTaskTimeout):
+        read_more(xcoms, run, client)
+    more = summary_of(xcoms, MORE_TASK_ID)
+    assert more["final"] and "AirflowTaskTimeout" in more["error"]
+    fake_deliver(xcoms, 2)
+    with pytest.raises(pipeline.RunFailed, match="reading stopped early: AirflowTaskTimeout"):
+        commit(xcoms)

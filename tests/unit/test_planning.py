@@ -6,6 +6,10 @@ auth0-logs-api.md (the checkpoint is a log_id; ids are compared in API order).
 
 from __future__ import annotations
 
+import copy
+import json
+import random
+
 import pytest
 
 from auth0_webhooks.planning import Delivery, Plan, Planner, plan_deliveries, split_into_units, unit_label
@@ -195,3 +199,135 @@ def test_unit_label_shows_first_and_last_log_id_and_count():
     deliveries = deliveries_of([2, 3])
     assert unit_label(deliveries) == "L0001..L0005 (5 logs)"
     assert unit_label(deliveries[:1]) == "L0001..L0002 (2 logs)"
+
+
+# ---------------------------------------------------------------- streaming: units cut while reading
+
+
+def pages_of(logs: list[dict], rng: random.Random) -> list[list[dict]]:
+    """The logs in pages of random sizes (some empty), in order."""
+    pages, start = [], 0
+    while start < len(logs):
+        size = rng.choice([0, 1, 2, 3, 5, 8, 13])
+        pages.append(logs[start:start + size])
+        start += size
+    return pages
+
+
+def random_logs(rng: random.Random, count: int) -> list[dict]:
+    return make_logs(count, types="".join(rng.choice("kkd" if rng.random() < 0.5 else "kddd") for _ in range(count)))
+
+
+def flat(units: list[list[Delivery]]) -> list[Delivery]:
+    return [delivery for unit in units for delivery in unit]
+
+
+def test_closed_units_wait_until_the_next_delivery_begins():
+    planner = Planner(keep_k, 2, True, deliveries_per_unit=1)
+    planner.add(make_logs(2, types="kk"))
+    assert planner.closed_units() == []  # its checkpoint may still move over dropped logs
+    planner.add(make_logs(2, start=3, types="dd"))
+    assert planner.closed_units() == []
+    planner.add(make_logs(1, start=5, types="k"))
+    units = planner.closed_units()
+    assert [[(ids(d), d.checkpoint) for d in unit] for unit in units] == [[(["L0001", "L0002"], "L0004")]]
+    assert [ids(d) for d in planner.plan.deliveries] == [["L0005"]]
+
+
+def test_closed_units_one_log_per_delivery():
+    planner = Planner(keep_k, 10, False, deliveries_per_unit=2)
+    planner.add(make_logs(5, types="kdkdd"))
+    assert planner.closed_units() == []  # two deliveries, the second still open
+    planner.add(make_logs(1, start=6, types="k"))
+    assert [[d.checkpoint for d in unit] for unit in planner.closed_units()] == [["L0002", "L0005"]]
+
+
+def test_without_a_unit_size_nothing_is_closed_and_closed_rest_keeps_the_last_delivery():
+    planner = Planner(keep_all, 2, True)
+    planner.add(make_logs(7))
+    assert planner.closed_units() == []
+    rest = planner.closed_rest()
+    assert [ids(d) for d in rest] == [["L0001", "L0002"], ["L0003", "L0004"], ["L0005", "L0006"]]
+    assert [ids(d) for d in planner.plan.deliveries] == [["L0007"]]
+    assert planner.closed_rest() == [] and len(planner.plan.deliveries) == 1
+    empty = Planner(keep_all, 2, True, 1)
+    assert empty.closed_rest() == [] and empty.plan.deliveries == []
+
+
+@pytest.mark.parametrize("send_as_batch", [True, False])
+@pytest.mark.parametrize("seed", range(12))
+def test_a_closed_unit_never_changes_afterwards(seed, send_as_batch):
+    rng = random.Random(seed)
+    logs = random_logs(rng, 150)
+    whole = plan_deliveries(logs, keep_k, 3, send_as_batch).deliveries
+    planner = Planner(keep_k, 3, send_as_batch, deliveries_per_unit=rng.choice([1, 2, 4]))
+    closed: list[list[Delivery]] = []
+    for page in pages_of(logs, rng):
+        planner.add(page)
+        closed.extend(copy.deepcopy(planner.closed_units()))  # as published: a copy at that moment
+    assert flat(closed) == whole[: len(flat(closed))]  # same logs, same checkpoints as the whole plan
+
+
+@pytest.mark.parametrize("send_as_batch", [True, False])
+@pytest.mark.parametrize("seed", range(12))
+def test_units_cut_while_reading_and_handed_over_add_up_to_the_whole_plan(seed, send_as_batch):
+    """read_logs: closed units per page, then closed_rest and state(); read_more: restore, closed
+    units per page, then the final split: the deliveries are those of one plan over all the logs."""
+    rng = random.Random(100 + seed)
+    logs = random_logs(rng, 200)
+    whole = plan_deliveries(logs, keep_k, 4, send_as_batch)
+    per_unit = rng.choice([1, 2, 3, 5])
+    pages = pages_of(logs, rng)
+    cut = rng.randrange(len(pages) + 1)
+    first = Planner(keep_k, 4, send_as_batch, per_unit)
+    units: list[list[Delivery]] = []
+    for page in pages[:cut]:
+        first.add(page)
+        units.extend(first.closed_units())
+    units.append(first.closed_rest())
+    state = json.loads(json.dumps(first.state()))  # through XCom
+    more = Planner(keep_k, 4, send_as_batch, per_unit).restore(state)
+    assert more.plan == first.plan
+    for page in pages[cut:]:
+        more.add(page)
+        units.extend(more.closed_units())
+    units.extend(split_into_units(more.plan.deliveries, logs_per_unit=4 * per_unit, min_units=3))
+    assert all(len(unit) <= per_unit for unit in units[:-3])
+    assert flat(units) == whole.deliveries
+    rest = more.plan
+    assert (rest.lead_checkpoint, rest.lead_checkpoint_date) == (whole.lead_checkpoint, whole.lead_checkpoint_date)
+    assert (rest.logs_read, rest.logs_kept, rest.last_log_id, rest.last_log_date) == (
+        whole.logs_read, whole.logs_kept, whole.last_log_id, whole.last_log_date)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_state_and_restore_mid_stream_give_the_same_plan_as_one_uninterrupted_planner(seed):
+    rng = random.Random(200 + seed)
+    logs = random_logs(rng, 120)
+    pages = pages_of(logs, rng)
+    whole = Planner(keep_k, 3, True)
+    for page in pages:
+        whole.add(page)
+    for cut in range(len(pages) + 1):
+        planner = Planner(keep_k, 3, True)
+        for page in pages[:cut]:
+            planner.add(page)
+        restored = Planner(keep_k, 3, True).restore(json.loads(json.dumps(planner.state())))
+        for page in pages[cut:]:
+            restored.add(page)
+        assert restored.plan == whole.plan, cut
+
+
+def test_a_state_with_only_dropped_logs_keeps_the_lead_checkpoint():
+    planner = Planner(keep_k, 10, True, 1)
+    planner.add(make_logs(3, types="ddd"))
+    restored = Planner(keep_k, 10, True, 1).restore(json.loads(json.dumps(planner.state())))
+    assert restored.plan.lead_checkpoint == "L0003" and restored.plan.deliveries == []
+    restored.add(make_logs(2, start=4, types="dk"))
+    assert restored.plan.lead_checkpoint == "L0004" and [ids(d) for d in restored.plan.deliveries] == [["L0005"]]
+
+
+def test_delivery_from_xcom_round_trip():
+    delivery = Delivery(make_logs(2), "L0002", "2026-01-01T00:00:02.000Z")
+    assert Delivery.from_xcom(json.loads(json.dumps(delivery.to_xcom()))) == delivery
+    assert Delivery.from_xcom({"logs": [], "checkpoint": 900123}) == Delivery([], "900123", None)

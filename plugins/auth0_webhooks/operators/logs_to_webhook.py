@@ -12,7 +12,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleExcept
 from auth0_webhooks.hooks.webhook import WebhookConfigError, WebhookHook
 from auth0_webhooks.names import SUMMARY_KEY, WEBHOOK_CONN_ID
 from auth0_webhooks.progress import PROGRESS_KEY, SlotProgress
-from auth0_webhooks.units import ReaderNotStarted, UnitSource, decode_unit, stripe, unit_key
+from auth0_webhooks.units import ReaderNotStarted, UnitMissing, UnitSource, decode_unit, stripe, unit_key
 from auth0_webhooks.xcom_cleanup import delete_xcom
 from auth0_webhooks.variables import DeliveryPaused, pause_delivery, raise_if_paused
 from auth0_webhooks.webhook_client import WebhookDeliveryError, encode, webhook_id
@@ -21,10 +21,6 @@ __all__ = ["LogsToWebhookOperator", "PROGRESS_KEY"]
 
 CHECK_PAUSE_EVERY_SECONDS = 1.0
 RESCHEDULE_AFTER = timedelta(seconds=2)
-
-
-class UnitMissing(Exception):
-    """A unit the run holds is not in XCom any more: it cannot be delivered by this run."""
 
 
 class LogsToWebhookOperator(BaseOperator):
