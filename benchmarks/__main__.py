@@ -74,6 +74,7 @@ def run_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Result], dict
                 bench.services = Services(workdir, source, say)
                 bench.services.start()
                 bench.services.configure(settings)
+                bench.services.unpause()
             try:
                 results += SCENARIOS[name](bench)
             except KeyboardInterrupt:

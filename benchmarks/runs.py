@@ -147,6 +147,7 @@ def timeline(measurement: RunMeasurement) -> dict[str, Any]:
             "last_end": max((parse_time(ti["end_date"]) - t0 for ti in finished), default=None),
             "median_duration": statistics.median([ti["duration"] or 0 for ti in finished]) if finished else None,
             "median_queue_to_start": statistics.median(queued) if queued else None,
+            "busy_seconds": sum(ti["duration"] or 0 for ti in finished),
             "peak_rss_mb": max((measurement.rss_peaks.get(ti["id"], 0) for ti in items), default=0) or None,
             "other_states": dict(Counter(str(ti["state"]) for ti in items if ti["state"] not in FINISHED)),
         }
@@ -183,6 +184,9 @@ def describe(label: str, measurement: RunMeasurement) -> str:
             tasks.append(head)
             continue
         rss = f", peak RSS {info['peak_rss_mb']:.0f} MB" if info["peak_rss_mb"] else ""
+        span = (info["last_end"] or 0) - (info["first_start"] or 0)
+        if info["ran"] > 1 and span > 0:  # how many of them were running at once, on average
+            rss = f", {info['busy_seconds'] / span:.1f} running at once on average" + rss
         tasks.append(f"{head} {_s(info['first_start'])}→{_s(info['last_end'])}, median {_s(info['median_duration'])}, "
                      f"queued→start median {_s(info['median_queue_to_start'])}{rss}")
     parts.append("tasks: " + "; ".join(tasks))

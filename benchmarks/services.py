@@ -95,7 +95,8 @@ class Services:
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the emulator, the receiver and Airflow; wait for the DAG; unpause it."""
+        """Start the emulator, the receiver and Airflow; wait for the DAG (still paused: configure
+        it before `unpause`, or its default schedule starts a run)."""
         self.emulator.start()
         self.receiver.start()
         self.say("starting airflow standalone")
@@ -110,9 +111,11 @@ class Services:
         })
         self.sampler = RssSampler(self.airflow.process.pid).start()
         self.api.wait_for_dag(DAG_ID, timeout=240)
-        self.api.call("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False})
         self.say(f"airflow is up at {self.airflow.url} after {time.monotonic() - started:.0f} s "
                  f"(log: {self.airflow.log_path})")
+
+    def unpause(self) -> None:
+        self.api.call("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False})
 
     def close(self) -> None:
         """Stop everything this harness started (Airflow's whole session first)."""
