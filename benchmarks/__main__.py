@@ -93,7 +93,7 @@ def run_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Result], dict
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    for signum in (signal.SIGTERM, signal.SIGHUP):
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGINT too: a background job ignores it
         signal.signal(signum, _interrupt)
     workdir = Path(tempfile.mkdtemp(prefix="auth0-webhooks-bench-"))
     started = time.monotonic()

@@ -100,12 +100,18 @@ def start_standalone(directory: Path, environment: dict[str, str], timeout: floa
         [str(Path(sys.executable).parent / "airflow"), "standalone"],
         env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
     )
-    url = f"http://localhost:{port}"
+    try:
+        return _wait_for_api(process, home, f"http://localhost:{port}", log_path, timeout)
+    except BaseException:  # failed, timed out or interrupted (Ctrl-C): leave nothing running
+        stop(process)
+        raise
+
+
+def _wait_for_api(process: subprocess.Popen, home: Path, url: str, log_path: Path, timeout: float) -> Standalone:
     deadline = time.monotonic() + timeout
     password_file = home / "simple_auth_manager_passwords.json.generated"
     while True:
         if process.poll() is not None:
-            stop(process)
             raise RuntimeError(f"airflow standalone exited:\n{log_path.read_text()[-3000:]}")
         try:
             if requests.get(f"{url}/api/v2/monitor/health", timeout=2).ok and password_file.exists():
@@ -114,7 +120,6 @@ def start_standalone(directory: Path, environment: dict[str, str], timeout: floa
         except (requests.RequestException, ValueError, KeyError):
             pass
         if time.monotonic() > deadline:
-            stop(process)
             raise RuntimeError(f"airflow standalone did not start in {timeout:.0f} s:\n{log_path.read_text()[-3000:]}")
         time.sleep(1)
 
