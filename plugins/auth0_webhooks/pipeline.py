@@ -290,10 +290,10 @@ def _auth0_client() -> Any:
 
 
 def _as_list(value: Any) -> list:
+    """XCom pulled for several map indexes (a list, or a lazy sequence), or one value, as a list."""
     if value is None:
         return []
-    return list(value) if isinstance(value, (list, tuple)) or hasattr(value, "__iter__") and not isinstance(
-        value, (dict, str)) else [value]
+    return [value] if isinstance(value, (dict, str)) else list(value)
 
 
 def _start_point(client: Any, settings: Settings, param_start: StartFrom | None, stored: str | None,

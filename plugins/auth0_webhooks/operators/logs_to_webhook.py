@@ -59,7 +59,7 @@ class LogsToWebhookOperator(BaseOperator):
         progress = SlotProgress(context.get("task_state_store"))
         source = self._source(ti)
         as_batch = bool(self.run.get("send_as_batch", True))
-        delivered = {"units": 0, "logs": 0, "requests": 0, "largest_unit_bytes": 0}
+        delivered = {"units": 0, "logs": 0, "largest_unit_bytes": 0}
         index: int | None = None
         try:
             sender = WebhookHook(self.webhook_conn_id).get_conn()
