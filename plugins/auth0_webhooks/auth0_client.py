@@ -220,7 +220,7 @@ class Auth0LogsClient:
         delay = retry_after_seconds(response.headers, now)
         if delay is None:
             delay = rate_limit_reset_seconds(response.headers, now)
-        return min(max(delay if delay is not None else 1.0, 0.05), 60.0)
+        return min(max(delay if delay is not None else 1.0, 1.0), 60.0)  # at least 1 s: no burst of 429s
 
     def _wait_for_pacing(self) -> None:
         delay = self.pacer.delay(self.clock())

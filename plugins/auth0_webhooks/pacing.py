@@ -14,7 +14,10 @@ The pacer keeps the best lower bound. While a whole token is left it sends at on
 answer says none is left it waits 1 / rate, after which at least one token has refilled.
 Waiting a little too long is not lost: the unused fraction accumulates in the bucket and shows
 up as `remaining >= 1`, so over a run the pace converges on the true refill rate, with no 429.
-Before any bound is known it waits for `reset`, as the original extension did.
+Before any bound is known it waits for `reset`, as the original extension did; no wait is
+longer than a minute. This assumes, as Auth0 documents, that `reset` is when the bucket is full
+again, and that this machine's clock agrees with Auth0's (NTP): a clock running ahead makes the
+bound too high. A 429 then halves the ceiling the estimate may reach, and is waited out.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Mapping
+
+MAX_WAIT_SECONDS = 60.0  # a `reset` far off (a proxy's header, milliseconds) never parks a run for long
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,7 @@ class RatePacer:
         if seen is None:
             return
         if refused and self.rate is not None:
-            self._cap = min(self._cap, self.rate * 0.9)
+            self._cap = min(self._cap, self.rate * 0.5)
             self.rate, self._upper = None, None  # relearn below the cap
         self._learn(seen, sent_at, received_at)
         if refused:
@@ -69,9 +74,9 @@ class RatePacer:
         if seen.remaining >= 1:
             self._next_at = 0.0
         elif self.rate:
-            self._next_at = received_at + 1.0 / self.rate
+            self._next_at = received_at + min(1.0 / self.rate, MAX_WAIT_SECONDS)
         else:
-            self._next_at = max(seen.reset, received_at)
+            self._next_at = min(max(seen.reset, received_at), received_at + MAX_WAIT_SECONDS)
 
     def delay(self, now: float) -> float:
         """Seconds to wait before the next request may be sent."""

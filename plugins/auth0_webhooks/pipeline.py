@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
@@ -44,7 +45,7 @@ HANDOVER_KEY = "handover"
 
 FIRST_READ_SECONDS = 2.0  # read_logs reads this long, then hands over, so that the slots start early
 BACKLOG_UNITS_PER_SLOT = 4  # read_more holds back while more units than this per slot await delivery
-SUMMARY_EVERY_SECONDS = 5.0  # read_more's running summary: what the commit knows if it is killed
+SUMMARY_EVERY_SECONDS = 1.0  # read_more's running summary: what the commit knows if it is killed
 STALE_AFTER = timedelta(days=7)
 
 
@@ -99,6 +100,8 @@ class ReadJob:
     max_logs: int | None
     deadline: float  # UNIX time at which reading stops (the run's time budget)
     dry_run: bool
+    replay: bool = False  # a manual run's start_from Param: deliver, but leave the checkpoint alone
+    read_id: str = ""  # this read's identity: slots' saved progress of another read is not theirs
 
     @classmethod
     def from_settings(cls, settings: Settings, params: dict, now: float) -> "ReadJob":
@@ -106,6 +109,7 @@ class ReadJob:
             settings.batch_size, settings.send_as_batch, list(settings.log_types), settings.log_level,
             settings.batches_per_task, settings.webhook_concurrent_calls,
             params["max_logs"] or settings.max_logs_per_run, now + settings.run_budget_seconds, params["dry_run"],
+            replay=params["start_from"] is not None, read_id=uuid.uuid4().hex,
         )
 
     @property
@@ -129,11 +133,11 @@ class ReadJob:
 
     def run_descriptor(self, first_units: int, more: bool) -> list[dict]:
         """What the mapped tasks are told (one item, or none when there is nothing to deliver or read)."""
-        if not (more or first_units and not self.dry_run):
+        if self.dry_run or not (more or first_units):
             return []
-        return [{"first_task": READ_TASK_ID, "first_units": 0 if self.dry_run else first_units, "more": more,
-                 "more_task": MORE_TASK_ID if more and not self.dry_run else None,
-                 "send_as_batch": self.send_as_batch}]
+        return [{"first_task": READ_TASK_ID, "first_units": first_units, "more": more,
+                 "more_task": MORE_TASK_ID if more else None,
+                 "send_as_batch": self.send_as_batch, "read_id": self.read_id}]
 
 
 def read_step(context: Any, slots: int | None = None, client: Any | None = None) -> list[dict]:
@@ -171,12 +175,15 @@ def _read_first(context: Any, ti: Any, slots: int | None, client: Any | None) ->
         checkpoint_date=state.get("checkpoint_date") if state.get("checkpoint") == stored else None,
         on_page=lambda: publisher.publish(planner.closed_units()),
     )
-    more = result.stopped_by == "deadline" and time.time() < job.deadline
+    # A dry run reads for the first seconds only: it shows what the filter keeps, it does not drain.
+    more = result.stopped_by == "deadline" and time.time() < job.deadline and not job.dry_run
     run = {
         "stored_checkpoint": stored,
         "start": asdict(start) | {"first_log": None},
         "gap": result.gap.describe() if result.gap else None,
         "dry_run": job.dry_run,
+        "replay": job.replay,
+        "read_id": job.read_id,
         "filter": job.log_filter.describe(),
         "slack_send_success": settings.slack_send_success,
     }
@@ -206,6 +213,11 @@ def read_more_step(context: Any, described: dict, client: Any | None = None) -> 
 
         raise AirflowSkipException("read_logs read everything there was")
     handover = ti.xcom_pull(task_ids=READ_TASK_ID, key=HANDOVER_KEY)
+    if handover is None:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(f"the hand-over from {READ_TASK_ID} is gone: {MORE_TASK_ID} runs once per read. "
+                                   f"To read again, clear {READ_TASK_ID} (with its downstream tasks).")
     delete_xcom(ti, READ_TASK_ID, HANDOVER_KEY)  # it holds logs; read_more is not retried (see the DAG)
     job = ReadJob(**handover["job"])
     planner = job.planner().restore(handover["planner"])
@@ -260,7 +272,7 @@ def _publisher(ti: Any, task_id: str, next_index: int, job: ReadJob,
 def _slots_view(ti: Any, job: ReadJob) -> SlotsView:
     reports = ti.xcom_pull(task_ids=DELIVER_TASK_ID, key=PROGRESS_KEY, map_indexes=list(range(job.slots)))
     states = ti.get_task_states(dag_id=ti.dag_id, task_ids=[DELIVER_TASK_ID], run_ids=[ti.run_id])
-    return slots_view(_as_list(reports), (states or {}).get(ti.run_id) or {})
+    return slots_view(_as_list(reports), (states or {}).get(ti.run_id) or {}, job.read_id)
 
 
 def _summary(run: dict, result: ReadResult, planner: Planner, publisher: UnitPublisher, client: Any,
@@ -359,14 +371,16 @@ def run_summary(ti: Any) -> dict:
     return merged
 
 
-def slot_progress(ti: Any, slots: int) -> tuple[dict[int, dict], list[str]]:
-    """Every unit's progress record, and the errors that stopped slots, from all the slots' reports."""
+def slot_progress(ti: Any, slots: int, read_id: str | None = None) -> tuple[dict[int, dict], list[str]]:
+    """Every unit's progress record, and the errors that stopped slots, from the slots' reports of this read."""
     if not slots:
         return {}, []
     reports = ti.xcom_pull(task_ids=DELIVER_TASK_ID, key=PROGRESS_KEY, map_indexes=list(range(slots)))
     merged: dict[int, dict] = {}
     errors: list[str] = []
     for report in _as_list(reports):
+        if report and report.get("read", read_id) != read_id:
+            continue  # left from a read before the run was cleared
         for index, unit in ((report or {}).get("units") or {}).items():
             merged[int(index)] = unit
         if report and report.get("error"):
@@ -376,7 +390,7 @@ def slot_progress(ti: Any, slots: int) -> tuple[dict[int, dict], list[str]]:
 
 def _commit(ti: Any, summary: dict, report: RunReport) -> None:
     units = summary["units"]
-    by_index, slot_errors = slot_progress(ti, int(summary.get("slots") or 0))
+    by_index, slot_errors = slot_progress(ti, int(summary.get("slots") or 0), summary.get("read_id"))
     progress = [by_index.get(int(unit["index"])) for unit in units]
     ack = acknowledged_prefix(tuple(summary["lead"]), units, progress)
     start = summary["start"]
@@ -393,6 +407,10 @@ def _commit(ti: Any, summary: dict, report: RunReport) -> None:
     report.checkpoint_after = stored
     if summary["dry_run"]:
         report.warnings.append(f"dry run: {summary['logs_kept']} logs would have been sent; nothing was sent or moved")
+    elif summary.get("replay"):
+        report.warnings.append(
+            f"replay from the start_from Param: {ack.logs_delivered} logs sent again; the checkpoint stays where "
+            "the scheduled runs left it")
     elif new_checkpoint:
         run_id = str(getattr(ti, "run_id", ""))
         checkpoint_store().compare_and_set(_expected_checkpoint(stored, run_id), new_checkpoint)

@@ -4,6 +4,9 @@ For every unit it touched, a slot keeps the acknowledged prefix of its deliverie
 `{"acked", "deliveries", "logs_acked", "checkpoint", "checkpoint_date", "error"}`. The record
 is saved in the task state store (which survives retries and kills: a retry resumes after the
 last acknowledged request) and pushed to XCom as `progress` for the commit step and the reader.
+
+The record belongs to one read (`read_id`, made by read_logs): when a user clears a run and it
+reads again, units get the same numbers but other logs, and an older read's record is dropped.
 """
 
 from __future__ import annotations
@@ -40,9 +43,9 @@ def peak_rss_mb() -> float:
 class SlotProgress:
     """The per-unit acknowledged prefixes of one slot; `state` is Airflow's task state store (or None)."""
 
-    def __init__(self, state: Any, clock: Callable[[], float] = time.monotonic) -> None:
-        self.state, self.clock = state, clock
-        self.units: dict[str, dict] = _saved_units(state)
+    def __init__(self, state: Any, read_id: str | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.state, self.read_id, self.clock = state, read_id, clock
+        self.units: dict[str, dict] = _saved_units(state, read_id)
         self.error: str | None = None
         self._saved_at = clock()
 
@@ -78,21 +81,24 @@ class SlotProgress:
     def save(self) -> None:
         """Record the acknowledged prefixes in the task state store (it survives retries and kills)."""
         if self.state is not None and self.units:
-            self.state.set(RESUME_KEY, {"units": self.units})
+            self.state.set(RESUME_KEY, {"read": self.read_id, "units": self.units})
         self._saved_at = self.clock()
 
     def report(self, ti: Any, **extra: Any) -> dict:
         """Push the progress report to XCom (read by the commit step and the reader) and return it."""
-        value = {"units": self.units, "error": self.error, "peak_rss_mb": peak_rss_mb(), **extra}
+        value = {"read": self.read_id, "units": self.units, "error": self.error, "peak_rss_mb": peak_rss_mb(),
+                 **extra}
         ti.xcom_push(key=PROGRESS_KEY, value=value)
         return value
 
 
-def _saved_units(state: Any) -> dict[str, dict]:
+def _saved_units(state: Any, read_id: str | None) -> dict[str, dict]:
     if state is None:
         return {}
     saved = state.get(RESUME_KEY)
-    units = saved.get("units") if isinstance(saved, dict) else None
+    if not isinstance(saved, dict) or saved.get("read") != read_id:
+        return {}  # another read's units (the run was cleared and read again): nothing to resume
+    units = saved.get("units")
     if not isinstance(units, dict):
         return {}
     return {str(key): dict(value, error=None) for key, value in units.items() if isinstance(value, dict)}

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 FINISHED_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
 NOT_STARTED_STATES = frozenset({None, "none", "scheduled"})
 READER_START_GRACE_SECONDS = 3.0  # a slot waits this long for a reader that has not started, then yields
+QUEUED_GRACE_FACTOR = 10  # ... and ten times as long for one queued (sent to a worker that may be busy)
 
 
 class ReaderNotStarted(Exception):
@@ -66,22 +67,30 @@ def stripe(slot: int, slots: int) -> Iterator[int]:
     return itertools.count(slot, max(1, slots))
 
 
-WORKING_STATES = frozenset({"running", "queued", "up_for_retry", "up_for_reschedule", "restarting", "deferred"})
+STALL_SECONDS = 60.0  # holding back this long with no unit acknowledged ends the read (the next run goes on)
+# Slot states in which a slot acknowledges units now or soon. Not "scheduled" (no worker yet: under
+# dag.test(), or a full pool) nor "up_for_reschedule" (it yielded, waiting for the reader itself).
+ACTIVE_STATES = frozenset({"running", "queued", "up_for_retry", "restarting"})
 
 
 @dataclass(frozen=True)
 class SlotsView:
-    """What the reader sees of the delivery slots (`running`: every slot has a worker, or will again)."""
+    """What the reader sees of the delivery slots."""
 
+    first_unacknowledged: int  # every unit below it is acknowledged in full
     acknowledged_units: int
-    running: bool
     failed: bool
+    active: bool = True  # some slot is delivering, or about to (see ACTIVE_STATES)
 
 
 class UnitPublisher:
     """Reader side: push units as they are cut, remember their summaries, hold back when slots lag.
 
-    With `push` None (a dry run) units are only counted."""
+    Holding back keeps fewer than `backlog_limit` units between the first unacknowledged one and
+    the next to publish, while some slot is active: that bounds what XCom holds, and what a failed
+    unit makes the next run send again. It ends the read (ReadingStopped) when a slot failed for
+    good, when no unit was acknowledged for STALL_SECONDS, or at `deadline`. With `push` None (a dry run) units are
+    only counted."""
 
     def __init__(
         self,
@@ -95,9 +104,11 @@ class UnitPublisher:
         clock: Callable[[], float] = time.monotonic,
         poll_seconds: float = 0.5,
         deadline: float | None = None,
+        stall_seconds: float | None = None,
     ) -> None:
         self.push, self.task_id, self.next_index = push, task_id, next_index
         self.deadline = deadline  # on `clock`: holding back never goes past the run's time budget
+        self.stall_seconds = STALL_SECONDS if stall_seconds is None else stall_seconds
         self.backlog_limit = max(1, backlog_limit)
         self.slots, self.sleep, self.clock, self.poll_seconds = slots, sleep, clock, poll_seconds
         self.summaries: list[dict] = []
@@ -122,33 +133,42 @@ class UnitPublisher:
     def _hold_back(self) -> None:
         if self.slots is None or self.next_index < self.backlog_limit:
             return
-        started = self.clock()
+        started = progressed_at = self.clock()
+        acknowledged = -1
         while True:
             view = self.slots()
             if view.failed:
                 raise ReadingStopped("a delivery task failed: the checkpoint cannot move past its logs")
-            if not view.running or self.next_index - view.acknowledged_units < self.backlog_limit:
-                break
-            if self.deadline is not None and self.clock() >= self.deadline:
+            if not view.active or self.next_index - view.first_unacknowledged < self.backlog_limit:
+                break  # nobody would acknowledge while we wait, or there is room
+            now = self.clock()
+            if view.acknowledged_units != acknowledged:
+                acknowledged, progressed_at = view.acknowledged_units, now
+            if now - progressed_at >= self.stall_seconds:
+                raise ReadingStopped(f"no unit was acknowledged for {self.stall_seconds:.0f} s while "
+                                     f"{self.next_index - view.first_unacknowledged} waited")
+            if self.deadline is not None and now >= self.deadline:
                 raise ReadingStopped("the run's time budget ran out while the webhook lagged behind the read")
             self.sleep(self.poll_seconds)
         self.held_back_seconds += self.clock() - started
 
 
-def slots_view(progress_reports: Sequence[Mapping | None], states: Mapping[str, Any]) -> SlotsView:
-    """Fold the slots' progress reports and task states into what the reader needs."""
-    done = 0
+def slots_view(progress_reports: Sequence[Mapping | None], states: Mapping[str, Any],
+               read_id: str | None = None) -> SlotsView:
+    """Fold the slots' progress reports (of this read) and task states into what the reader needs."""
+    complete: set[int] = set()
     for report in progress_reports:
-        for unit in ((report or {}).get("units") or {}).values():
-            if unit and unit.get("acked", 0) >= unit.get("deliveries", 1):
-                done += 1
-    values = [str(state) if state is not None else None for state in states.values()]
-    return SlotsView(
-        acknowledged_units=done,
-        # Holding back for a slot that has no worker (pool or parallelism full) could wait forever.
-        running=bool(values) and all(state in WORKING_STATES for state in values),
-        failed=any(state == "failed" for state in values),
-    )
+        if not report or report.get("read") != read_id:
+            continue
+        for index, unit in (report.get("units") or {}).items():
+            if unit and unit.get("acked", 0) >= unit.get("deliveries", 1) and not unit.get("error"):
+                complete.add(int(index))
+    first = 0
+    while first in complete:
+        first += 1
+    values = [str(state) for state in states.values()]
+    return SlotsView(first_unacknowledged=first, acknowledged_units=len(complete),
+                     failed="failed" in values, active=any(state in ACTIVE_STATES for state in values))
 
 
 class UnitSource:
@@ -218,7 +238,9 @@ class UnitSource:
                 state = self.reader_state()
                 if state in FINISHED_STATES:  # ended without its final summary (killed): take what is there
                     return self.pull(*where, unit_key(index))
-                if state in NOT_STARTED_STATES and now - started >= self.start_grace_seconds:
+                if state in NOT_STARTED_STATES and now - started >= self.start_grace_seconds or (
+                        state == "queued" and now - started >= QUEUED_GRACE_FACTOR * self.start_grace_seconds):
+                    # Give the worker back: with few workers, the reader may be waiting for this one.
                     raise ReaderNotStarted(f"{where[0]} is {state or 'not scheduled'}")
             self.sleep(poll)
             poll = min(poll * 1.5, 1.0)

@@ -92,7 +92,7 @@ def test_a_429_lowers_the_estimate():
     learned = pacer.rate
     pacer.observe(headers | {"x-ratelimit-reset": "1005"}, sent_at=1001.0, received_at=1001.01, refused=True)
     pacer.observe(headers, sent_at=1000.9, received_at=1000.91, refused=False)
-    assert pacer.rate == pytest.approx(learned * 0.9)
+    assert pacer.rate == pytest.approx(learned * 0.5)  # the ceiling halves
 
 
 def test_contradictory_answers_are_forgotten():
@@ -112,3 +112,13 @@ def test_missing_or_broken_headers_are_ignored(headers):
     pacer = RatePacer()
     pacer.observe(headers, 0.0, 0.0, refused=False)
     assert pacer.delay(0.0) == 0.0
+
+
+def test_no_wait_is_longer_than_a_minute():
+    far = RatePacer()  # a reset hours away (a proxy's header, or milliseconds)
+    far.observe({"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1000000"}, 1000.0, 1000.0, refused=False)
+    assert far.delay(1000.0) == 60.0
+    slow = RatePacer()  # a rate learned as tiny
+    slow.observe({"x-ratelimit-limit": "50", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "100000"},
+                 sent_at=1000.0, received_at=1000.0, refused=False)
+    assert 0 < slow.rate < 0.01 and slow.delay(1000.0) == 60.0

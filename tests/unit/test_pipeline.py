@@ -30,7 +30,7 @@ from auth0_webhooks.units import UnitPublisher, UnitSource, decode_unit
 
 from .test_operator import FakeStateStore, XComs
 
-RUN_KEYS = {"first_task", "first_units", "more", "more_task", "send_as_batch"}
+RUN_KEYS = {"first_task", "first_units", "more", "more_task", "send_as_batch", "read_id"}
 
 
 @pytest.fixture
@@ -142,7 +142,8 @@ def test_read_then_commit_moves_the_checkpoint_to_the_last_log(variables, tenant
     configure(variables, batch_size=50, webhook_concurrent_calls=2)
     plan = read(xcoms, tenant, slots=2)
     assert plan == [{"first_task": READ_TASK_ID, "first_units": plan[0]["first_units"], "more": False,
-                     "more_task": None, "send_as_batch": True}]
+                     "more_task": None, "send_as_batch": True, "read_id": plan[0]["read_id"]}]
+    assert len(plan[0]["read_id"]) == 32
     summary = summary_of(xcoms)
     assert summary["final"] and not summary["more"] and summary["slots"] == 2 and summary["caught_up"]
     units = summary["units"]
@@ -459,16 +460,14 @@ def test_max_logs_counts_the_logs_of_both_readers(variables, tenant, xcoms, hand
     assert result["stopped_by"] == "max_logs" and 250 <= result["logs_read"] < 350  # whole pages
 
 
-def test_a_dry_run_hand_over_counts_everything_and_sends_nothing(variables, tenant, xcoms, handover):
+def test_a_dry_run_reads_the_first_seconds_only_and_maps_nothing(variables, tenant, xcoms, handover):
+    """A dry run shows what the filter keeps; it does not drain a backlog at the rate limit."""
     tenant.add_logs(350)
-    plan = read(xcoms, tenant, dry_run=True)
-    assert plan == [{"first_task": READ_TASK_ID, "first_units": 0, "more": True, "more_task": None,
-                     "send_as_batch": True}]  # the slots have nothing to wait for
-    read_more(xcoms, plan[0], client_for(tenant))
+    assert read(xcoms, tenant, dry_run=True) == []  # no hand-over, no slots
     assert published(xcoms) == {}
     report = commit(xcoms)
-    assert report["dry_run"] and CHECKPOINT_VARIABLE not in variables
-    assert "350 logs would have been sent" in " ".join(report["warnings"])
+    assert report["dry_run"] and CHECKPOINT_VARIABLE not in variables and not report["caught_up"]
+    assert "101 logs would have been sent" in " ".join(report["warnings"])
 
 
 def test_a_read_more_stopped_by_its_timeout_fails_the_run_naming_it(variables, tenant, xcoms, handover):
@@ -484,3 +483,26 @@ def test_a_read_more_stopped_by_its_timeout_fails_the_run_naming_it(variables, t
     fake_deliver(xcoms, 2)
     with pytest.raises(pipeline.RunFailed, match="reading stopped early: AirflowTaskTimeout"):
         commit(xcoms)
+
+
+def test_a_replay_from_the_start_from_param_leaves_the_checkpoint_alone(variables, tenant, xcoms):
+    """start_from as a Param is for this run only: it sends the logs again from there, and the
+    scheduled runs go on from where they were (never forward over logs they did not send, never back)."""
+    logs = tenant.add_logs(120)
+    configure(variables, batch_size=50, webhook_concurrent_calls=2)
+    variables[CHECKPOINT_VARIABLE] = logs[99]["log_id"]
+    read(xcoms, tenant, slots=2, start_from=logs[9]["log_id"])
+    fake_deliver(xcoms, 2)
+    report = commit(xcoms)
+    assert report["logs_delivered"] == 110  # logs 10..119, again
+    assert variables[CHECKPOINT_VARIABLE] == logs[99]["log_id"]
+    assert "the checkpoint stays where the scheduled runs left it" in " ".join(report["warnings"])
+
+
+def test_read_more_without_its_hand_over_says_what_to_clear(variables, tenant, xcoms):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    run = {"first_task": READ_TASK_ID, "first_units": 1, "more": True, "more_task": MORE_TASK_ID,
+           "send_as_batch": True, "read_id": "r"}
+    with pytest.raises(AirflowFailException, match="read_more runs once per read. To read again, clear read_logs"):
+        read_more(xcoms, run, client_for(tenant))

@@ -51,21 +51,33 @@ def test_acknowledging_moves_the_unit_record(clock):
 def test_a_retry_resumes_from_the_saved_state():
     store = FakeStateStore()
     unit, other = deliveries(2, 2, 2), deliveries(5)
-    first = SlotProgress(store)
+    first = SlotProgress(store, "read-1")
     first.begin(0, other)
     first.acknowledge(0, other[0])
     first.begin(3, unit)
     first.acknowledge(3, unit[0])
     first.fail(3, "HTTP 500")
     first.save()
-    assert store.values[RESUME_KEY] == {"units": {"0": unit_progress(other, 1),
-                                                  "3": unit_progress(unit, 1, "HTTP 500")}}
-    retry = SlotProgress(store)
+    assert store.values[RESUME_KEY] == {"read": "read-1", "units": {"0": unit_progress(other, 1),
+                                                                    "3": unit_progress(unit, 1, "HTTP 500")}}
+    retry = SlotProgress(store, "read-1")
     assert retry.is_complete(0) and not retry.is_complete(3)
     assert retry.units["3"]["error"] is None  # the error of the earlier try is not this try's
     assert retry.begin(3, unit) == 1  # resumes with the second delivery
     retry.acknowledge(3, unit[1])
     assert retry.units["3"] == unit_progress(unit, 2)
+
+
+def test_the_progress_of_another_read_is_not_resumed():
+    """The run was cleared and read again: unit 0 now holds other logs, and none is delivered yet."""
+    store = FakeStateStore()
+    before = SlotProgress(store, "read-1")
+    unit = deliveries(2)
+    before.begin(0, unit)
+    before.acknowledge(0, unit[0])
+    before.save()
+    again = SlotProgress(store, "read-2")
+    assert again.units == {} and not again.is_complete(0) and again.begin(0, deliveries(2)) == 0
 
 
 def test_a_completed_unit_with_an_error_is_not_complete():

@@ -85,9 +85,14 @@ def test_a_dry_run_publisher_only_counts():
     assert units.next_index == 3 and units.summaries == []
 
 
+def view(first: int = 0, acknowledged: int | None = None, failed: bool = False) -> SlotsView:
+    return SlotsView(first_unacknowledged=first, acknowledged_units=first if acknowledged is None else acknowledged,
+                     failed=failed)
+
+
 def test_no_holding_back_below_the_limit(clock):
     pushed: dict = {}
-    slots = Slots(SlotsView(acknowledged_units=0, running=True, failed=False))
+    slots = Slots(view(0))
     units = publisher(pushed, clock, slots, limit=2)
     units.publish([unit(1), unit(5)])
     assert slots.polls == 0 and units.held_back_seconds == 0
@@ -95,27 +100,56 @@ def test_no_holding_back_below_the_limit(clock):
 
 def test_the_publisher_holds_back_while_the_slots_lag_then_goes_on(clock):
     pushed: dict = {}
-    lagging = SlotsView(acknowledged_units=0, running=True, failed=False)
-    slots = Slots(lagging, lagging, lagging, SlotsView(acknowledged_units=1, running=True, failed=False))
+    slots = Slots(view(0), view(0), view(0), view(1))
     units = publisher(pushed, clock, slots, limit=2)
     units.publish([unit(1), unit(5)])
-    units.publish([unit(9)])  # 2 unacknowledged: waits until 1 of them is acknowledged
+    units.publish([unit(9)])  # 2 unacknowledged: waits until the first of them is acknowledged
     assert list(pushed) == ["unit-0", "unit-1", "unit-2"]
     assert slots.polls == 4 and clock.sleeps == [0.5, 0.5, 0.5] and units.held_back_seconds == 1.5
 
 
-def test_the_publisher_goes_on_when_no_slot_runs(clock):
+def test_holding_back_counts_from_the_first_unacknowledged_unit(clock):
+    """A stuck unit holds the read back even while later units are acknowledged: what the next run
+    would send again stays within the limit."""
     pushed: dict = {}
-    slots = Slots(SlotsView(acknowledged_units=0, running=False, failed=False))
+    stuck = view(first=0, acknowledged=5)  # unit 0 waits for a retry; units 1-5 are done
+    slots = Slots(*[stuck] * 5, view(first=6))
+    units = publisher(pushed, clock, slots, next_index=6, limit=4)
+    units.publish([unit(1)])
+    assert slots.polls == 6 and list(pushed) == ["unit-6"]
+
+
+def test_no_holding_back_when_no_slot_is_active(clock):
+    """Slots without a worker yet (dag.test() runs one task at a time, or a full pool), or that
+    yielded waiting for this reader: waiting for them could never end."""
+    pushed: dict = {}
+    slots = Slots(SlotsView(first_unacknowledged=0, acknowledged_units=0, failed=False, active=False))
     units = publisher(pushed, clock, slots, limit=1)
-    units.publish([unit(1), unit(5), unit(9)])  # nobody would ever acknowledge: do not wait for it
+    units.publish([unit(1), unit(5), unit(9)])
     assert len(pushed) == 3 and clock.sleeps == []
+
+
+def test_no_progress_for_the_stall_time_ends_the_read(clock):
+    pushed: dict = {}
+    slots = Slots(view(0))  # nothing is ever acknowledged (slots retrying against a dead webhook)
+    units = publisher(pushed, clock, slots, next_index=2, limit=2)
+    with pytest.raises(ReadingStopped, match="no unit was acknowledged for 60 s while 2 waited"):
+        units.publish([unit(1)])
+    assert pushed == {} and 60.0 <= sum(clock.sleeps) <= 61.0
+
+
+def test_progress_keeps_the_reader_waiting_past_the_stall_time(clock):
+    pushed: dict = {}
+    slowly = [view(first=0, acknowledged=count // 100) for count in range(300)]  # one unit every 50 s
+    slots = Slots(*slowly, view(first=1))
+    units = publisher(pushed, clock, slots, next_index=2, limit=2)
+    units.publish([unit(1)])
+    assert list(pushed) == ["unit-2"] and sum(clock.sleeps) >= 149
 
 
 def test_the_publisher_stops_reading_when_a_slot_failed(clock):
     pushed: dict = {}
-    slots = Slots(SlotsView(acknowledged_units=0, running=True, failed=False),
-                  SlotsView(acknowledged_units=0, running=True, failed=True))
+    slots = Slots(view(0), view(0, failed=True))
     units = publisher(pushed, clock, slots, next_index=2, limit=2)
     with pytest.raises(ReadingStopped, match="a delivery task failed"):
         units.publish([unit(1)])
@@ -124,8 +158,7 @@ def test_the_publisher_stops_reading_when_a_slot_failed(clock):
 
 def test_holding_back_stops_reading_when_the_time_budget_runs_out(clock):
     pushed: dict = {}
-    lagging = SlotsView(acknowledged_units=0, running=True, failed=False)
-    slots = Slots(*[lagging] * 10)
+    slots = Slots(*[view(0, acknowledged=n) for n in range(10)])
     units = publisher(pushed, clock, slots, limit=1)
     units.deadline = clock.time() + 1.0
     units.publish([unit(1)])
@@ -134,21 +167,20 @@ def test_holding_back_stops_reading_when_the_time_budget_runs_out(clock):
     assert list(pushed) == ["unit-0"] and clock.time() >= units.deadline
 
 
-def test_slots_view_counts_fully_acknowledged_units_and_reads_states():
+def test_slots_view_finds_the_first_unacknowledged_unit_of_this_read():
     reports = [
-        {"units": {"0": {"acked": 3, "deliveries": 3}, "2": {"acked": 1, "deliveries": 3}}},
+        {"read": "r1", "units": {"0": {"acked": 3, "deliveries": 3}, "3": {"acked": 1, "deliveries": 3}}},
         None,  # a slot that has not reported yet
-        {"units": {"1": {"acked": 2, "deliveries": 2}}, "error": None},
+        {"read": "r1", "units": {"1": {"acked": 2, "deliveries": 2}, "4": {"acked": 2, "deliveries": 2}}},
+        {"read": "r0", "units": {"2": {"acked": 2, "deliveries": 2}}},  # left from a read before a clear
+        {"read": "r1", "units": {"5": {"acked": 2, "deliveries": 2, "error": "HTTP 500"}}},
     ]
-    view = slots_view(reports, {"deliver_0": "running", "deliver_1": "queued", "deliver_2": "up_for_retry"})
-    assert view == SlotsView(acknowledged_units=2, running=True, failed=False)
-    assert slots_view([], {}) == SlotsView(0, False, False)
-    for state in ("queued", "up_for_retry", "up_for_reschedule", "restarting"):
-        assert slots_view([], {"deliver_0": state}).running
-    # A slot without a worker (pool or parallelism full) would never acknowledge: do not wait for it.
-    assert not slots_view([], {"deliver_0": "running", "deliver_1": None}).running
-    assert not slots_view([], {"deliver_0": "scheduled", "deliver_1": "running"}).running
+    assert slots_view(reports, {"deliver_0": "running"}, "r1") == SlotsView(2, 3, False, True)
+    assert slots_view([], {}) == SlotsView(0, 0, False, False)
     assert slots_view([], {"deliver_0": "failed", "deliver_1": "running"}).failed
+    for state in ("running", "queued", "up_for_retry", "restarting"):
+        assert slots_view([], {"deliver_0": "scheduled", "deliver_1": state}).active
+    assert not slots_view([], {"deliver_0": "scheduled", "deliver_1": "up_for_reschedule", "deliver_2": None}).active
 
 
 # ---------------------------------------------------------------- the slots' side

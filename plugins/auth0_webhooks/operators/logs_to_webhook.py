@@ -56,11 +56,13 @@ class LogsToWebhookOperator(BaseOperator):
         ti = context["ti"]
         number, slots = int(self.slot), int(self.slots)
         context["slot_label"] = f"slot {number + 1} of {slots}"  # map_index_template="{{ slot_label }}"
-        progress = SlotProgress(context.get("task_state_store"))
+        progress = SlotProgress(context.get("task_state_store"), self.run.get("read_id"))
         source = self._source(ti)
         as_batch = bool(self.run.get("send_as_batch", True))
         delivered = {"units": 0, "logs": 0, "largest_unit_bytes": 0}
         index: int | None = None
+        if progress.units:  # a retry or a reschedule: Airflow cleared this slot's XCom; say what is done
+            progress.report(ti, **self._extra(source, delivered))
         try:
             sender = WebhookHook(self.webhook_conn_id).get_conn()
             raise_if_paused()
