@@ -104,13 +104,18 @@ class ReadJob:
     read_id: str = ""  # this read's identity: slots' saved progress of another read is not theirs
 
     @classmethod
-    def from_settings(cls, settings: Settings, params: dict, now: float) -> "ReadJob":
+    def from_settings(cls, settings: Settings, params: dict, now: float, slots: int | None = None) -> "ReadJob":
+        """`slots`: how many delivery slots the DAG maps (else `webhook_concurrent_calls` as read now)."""
         return cls(
             settings.batch_size, settings.send_as_batch, list(settings.log_types), settings.log_level,
-            settings.batches_per_task, settings.webhook_concurrent_calls,
+            settings.batches_per_task, slots or settings.webhook_concurrent_calls,
             params["max_logs"] or settings.max_logs_per_run, now + settings.run_budget_seconds, params["dry_run"],
             replay=params["start_from"] is not None, read_id=uuid.uuid4().hex,
         )
+
+    def monotonic_deadline(self) -> float:
+        """`deadline` on this process's monotonic clock (what waits and reads compare against)."""
+        return time.monotonic() + max(0.0, self.deadline - time.time())
 
     @property
     def log_filter(self) -> LogFilter:
@@ -165,8 +170,7 @@ def _read_first(context: Any, ti: Any, slots: int | None, client: Any | None) ->
     stored = checkpoint_store().read()
     start = _start_point(client, settings, params["start_from"], stored, state)
     log.info("Reading from %s", start.reason)
-    job = ReadJob.from_settings(settings, params, time.time())
-    job.slots = slots or job.slots
+    job = ReadJob.from_settings(settings, params, time.time(), slots)
     planner = job.planner()
     publisher = _publisher(ti, READ_TASK_ID, 0, job, slots=None)
     first_read_ends = time.monotonic() + min(FIRST_READ_SECONDS, settings.run_budget_seconds)
@@ -221,8 +225,9 @@ def read_more_step(context: Any, described: dict, client: Any | None = None) -> 
     delete_xcom(ti, READ_TASK_ID, HANDOVER_KEY)  # it holds logs; read_more is not retried (see the DAG)
     job = ReadJob(**handover["job"])
     planner = job.planner().restore(handover["planner"])
-    publisher = _publisher(ti, MORE_TASK_ID, int(handover["next_unit"]), job, slots=lambda: _slots_view(ti, job))
-    publisher.deadline = time.monotonic() + max(0.0, job.deadline - time.time())
+    deadline = job.monotonic_deadline()
+    publisher = _publisher(ti, MORE_TASK_ID, int(handover["next_unit"]), job, slots=lambda: _slots_view(ti, job),
+                           deadline=deadline)
     plan = planner.plan
     result = ReadResult(plan, StartPoint("hand-over"), caught_up=False, stopped_by="not started")
     pushed_at = time.monotonic()
@@ -246,8 +251,7 @@ def read_more_step(context: Any, described: dict, client: Any | None = None) -> 
         client = client or _auth0_client()
         result = read_logs(  # max_logs: the restored plan counts read_logs' logs too
             client, StartPoint("hand-over from read_logs", checkpoint=handover["after"]), planner,
-            take=MAX_TAKE, max_logs=job.max_logs, deadline=time.monotonic() + max(0.0, job.deadline - time.time()),
-            on_page=on_page,
+            take=MAX_TAKE, max_logs=job.max_logs, deadline=deadline, on_page=on_page,
         )
         publisher.publish(job.final_units(planner))
     except ReadingStopped as stopped:
@@ -263,10 +267,10 @@ def read_more_step(context: Any, described: dict, client: Any | None = None) -> 
 
 
 def _publisher(ti: Any, task_id: str, next_index: int, job: ReadJob,
-               slots: Callable[[], SlotsView] | None) -> UnitPublisher:
+               slots: Callable[[], SlotsView] | None, deadline: float | None = None) -> UnitPublisher:
     push = None if job.dry_run else (lambda key, value: ti.xcom_push(key=key, value=value))
     return UnitPublisher(push, task_id, next_index, backlog_limit=BACKLOG_UNITS_PER_SLOT * job.slots,
-                         slots=None if job.dry_run else slots)
+                         slots=None if job.dry_run else slots, deadline=deadline)
 
 
 def _slots_view(ti: Any, job: ReadJob) -> SlotsView:
