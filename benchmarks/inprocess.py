@@ -15,7 +15,7 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-from auth0_webhooks.devtools.events import EventFactory
+from auth0_webhooks_devtools.events import EventFactory
 from auth0_webhooks.log_types import LogFilter
 from auth0_webhooks.webhook_client import encode
 

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from auth0_webhooks.devtools.events import date_ms
+from auth0_webhooks_devtools.events import date_ms
 from benchmarks.report import Result, Target
 from benchmarks.runs import RunMeasurement, describe, drain, idle, timeline
 from benchmarks.services import (

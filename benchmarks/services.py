@@ -22,9 +22,9 @@ from typing import Any, Callable
 
 import requests
 
-from auth0_webhooks.devtools.emulator import Auth0Emulator
-from auth0_webhooks.devtools.receiver import WebhookReceiver
-from auth0_webhooks.devtools.standalone import Standalone, start_standalone, stop
+from auth0_webhooks_devtools.emulator import Auth0Emulator
+from auth0_webhooks_devtools.receiver import WebhookReceiver
+from auth0_webhooks_devtools.standalone import Standalone, start_standalone, stop
 from benchmarks.sampler import RssSampler
 
 DAG_ID = "auth0_logs_to_webhook"

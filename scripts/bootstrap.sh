@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv inside the repository and install the project with its test dependencies.
+# Create .venv inside the repository and install the project with its test dependencies and dev tools.
 # Idempotent: does nothing when pyproject.toml has not changed since the last install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,9 +16,11 @@ pick_python() {
 if [ ! -x .venv/bin/python ]; then
   "$(pick_python)" -m venv .venv
 fi
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+stamp=.venv/.installed-$(cat pyproject.toml devtools/pyproject.toml | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e ".[test]"
+  # The emulator, receiver and standalone helpers: a package of their own, never shipped with the provider.
+  .venv/bin/python -m pip install --quiet -e ./devtools
   rm -f .venv/.installed-*; touch "$stamp"
 fi

@@ -58,18 +58,18 @@ wait_for() {  # url, seconds, what
 }
 
 echo "==> Auth0 emulator on :8089 (5,000 logs, then 20 new logs every 30 s)"
-start emulator python -m auth0_webhooks.devtools.emulator --port 8089 --logs 5000 --seed 42 \
+start emulator python -m auth0_webhooks_devtools.emulator --port 8089 --logs 5000 --seed 42 \
   --client-id demo-client-id --client-secret demo-client-secret --add-every 30 --add-count 20
 echo "==> Webhook receiver on :8090, Slack stand-in on :8091"
-start receiver python -m auth0_webhooks.devtools.receiver --port 8090 --expected-authorization "Bearer demo-webhook-token" \
+start receiver python -m auth0_webhooks_devtools.receiver --port 8090 --expected-authorization "Bearer demo-webhook-token" \
   --signing-secret whsec_ZGVtby1zaWduaW5nLXNlY3JldC0wMTIzNDU2Nzg5
-start slack python -m auth0_webhooks.devtools.receiver --port 8091
+start slack python -m auth0_webhooks_devtools.receiver --port 8091
 wait_for http://127.0.0.1:8089/__emulator/stats 30 "the emulator"
 wait_for http://127.0.0.1:8090/__receiver/stats 30 "the receiver"
 
 echo "==> Airflow metadata database and settings (airflow_settings.yaml)"
 airflow db migrate >"$DEMO/db-migrate.log" 2>&1
-python -m auth0_webhooks.devtools.airflow_settings airflow_settings.yaml | sed 's/^/    /'
+python -m auth0_webhooks_devtools.airflow_settings airflow_settings.yaml | sed 's/^/    /'
 
 echo "==> airflow standalone on $UI (first start takes a minute)"
 start airflow airflow standalone
@@ -80,7 +80,7 @@ PASSWORD=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['admin
 
 echo "==> Unpausing auth0_logs_to_webhook"
 status=0
-python -m auth0_webhooks.devtools.trigger --url "$UI" --user admin --password "$PASSWORD" \
+python -m auth0_webhooks_devtools.trigger --url "$UI" --user admin --password "$PASSWORD" \
   --dag-id auth0_logs_to_webhook --receiver http://127.0.0.1:8090 --slack http://127.0.0.1:8091 --timeout 600 || status=$?
 
 cat <<EOF

@@ -9,8 +9,8 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from auth0_webhooks.devtools.emulator import Auth0Emulator
-from auth0_webhooks.devtools.receiver import WebhookReceiver
+from auth0_webhooks_devtools.emulator import Auth0Emulator
+from auth0_webhooks_devtools.receiver import WebhookReceiver
 from auth0_webhooks.names import CHECKPOINT_VARIABLE, CONFIG_VARIABLE, DAG_ID, PAUSE_VARIABLE, STATE_VARIABLE
 
 DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "auth0_logs_to_webhook.py"

@@ -187,7 +187,7 @@ def test_dry_run_sends_nothing_and_moves_nothing(emulator, receiver, configure, 
 
 
 def test_slack_reports_failures_always_and_successes_when_asked(emulator, receiver, configure, run_dag, monkeypatch):
-    from auth0_webhooks.devtools.receiver import WebhookReceiver
+    from auth0_webhooks_devtools.receiver import WebhookReceiver
 
     with WebhookReceiver() as slack:
         monkeypatch.setenv("AIRFLOW_CONN_AUTH0_SLACK", json.dumps(

@@ -14,8 +14,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from auth0_webhooks.devtools.emulator import Auth0Emulator
-from auth0_webhooks.devtools.receiver import WebhookReceiver
+from auth0_webhooks_devtools.emulator import Auth0Emulator
+from auth0_webhooks_devtools.receiver import WebhookReceiver
 from auth0_webhooks.names import DAG_ID
 
 pytestmark = pytest.mark.timeout(300)

@@ -8,7 +8,7 @@ from typing import Iterator
 
 import pytest
 
-from auth0_webhooks.devtools.standalone import (  # noqa: F401 - re-exported for the test modules
+from auth0_webhooks_devtools.standalone import (  # noqa: F401 - re-exported for the test modules
     REPO,
     STARTUP_TIMEOUT,
     Standalone,

@@ -13,8 +13,8 @@ from typing import Iterator
 
 import pytest
 
-from auth0_webhooks.devtools.emulator import Auth0Emulator
-from auth0_webhooks.devtools.receiver import WebhookReceiver
+from auth0_webhooks_devtools.emulator import Auth0Emulator
+from auth0_webhooks_devtools.receiver import WebhookReceiver
 from auth0_webhooks.names import CONFIG_VARIABLE, DAG_ID
 
 from .conftest import wait_until

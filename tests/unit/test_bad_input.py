@@ -8,7 +8,7 @@ import json
 import pytest
 
 from auth0_webhooks.auth0_client import Auth0AuthError
-from auth0_webhooks.devtools.emulator import Auth0Emulator
+from auth0_webhooks_devtools.emulator import Auth0Emulator
 from auth0_webhooks.hooks.auth0 import Auth0Hook
 from auth0_webhooks.hooks.webhook import WebhookConfigError, WebhookHook
 from auth0_webhooks.reporting import RunReport

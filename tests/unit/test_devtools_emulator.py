@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from auth0_webhooks.devtools.emulator import Auth0Emulator, LogQuery, QueryError
-from auth0_webhooks.devtools.events import (
+from auth0_webhooks_devtools.emulator import Auth0Emulator, LogQuery, QueryError
+from auth0_webhooks_devtools.events import (
     FUTURE_TYPES,
     LOG_ID_LENGTH,
     EventFactory,
@@ -383,7 +383,7 @@ def test_keep_alive_is_fast(session, emu, auth):
 def test_cli_runs_until_sigterm():
     env = {**os.environ, "PYTHONPATH": str(PLUGINS)}
     with subprocess.Popen(
-        [sys.executable, "-m", "auth0_webhooks.devtools.emulator", "--port", "0", "--logs", "20", "--seed", "1",
+        [sys.executable, "-m", "auth0_webhooks_devtools.emulator", "--port", "0", "--logs", "20", "--seed", "1",
          "--rate-burst", "5", "--rate-per-second", "2"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
     ) as process:

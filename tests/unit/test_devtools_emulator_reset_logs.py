@@ -6,7 +6,7 @@ import time
 
 import requests
 
-from auth0_webhooks.devtools.emulator import Auth0Emulator
+from auth0_webhooks_devtools.emulator import Auth0Emulator
 
 
 def test_reset_logs_replaces_the_backlog_and_keeps_tokens_and_rate_limit():

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from auth0_webhooks.devtools.receiver import WebhookReceiver
+from auth0_webhooks_devtools.receiver import WebhookReceiver
 
 PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
 
@@ -197,7 +197,7 @@ def test_stop_closes_keep_alive_connections_and_restarts_on_the_same_port(sessio
 def test_cli_runs_until_sigterm():
     env = {**os.environ, "PYTHONPATH": str(PLUGINS)}
     with subprocess.Popen(
-        [sys.executable, "-m", "auth0_webhooks.devtools.receiver", "--port", "0", "--status", "202", "--verbose"],
+        [sys.executable, "-m", "auth0_webhooks_devtools.receiver", "--port", "0", "--status", "202", "--verbose"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
     ) as process:
         try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from auth0_webhooks.devtools.emulator import TokenBucket
+from auth0_webhooks_devtools.emulator import TokenBucket
 from auth0_webhooks.pacing import RateLimitHeaders, RatePacer
 
 

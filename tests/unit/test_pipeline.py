@@ -18,8 +18,8 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, A
 
 from auth0_webhooks import pipeline
 from auth0_webhooks.auth0_client import Auth0ApiError, Auth0Credentials, Auth0LogsClient
-from auth0_webhooks.devtools.emulator import Auth0Emulator
-from auth0_webhooks.devtools.receiver import WebhookReceiver
+from auth0_webhooks_devtools.emulator import Auth0Emulator
+from auth0_webhooks_devtools.receiver import WebhookReceiver
 from auth0_webhooks.names import (
     CHECKPOINT_VARIABLE, CONFIG_VARIABLE, DELIVER_TASK_ID, MORE_TASK_ID, READ_TASK_ID, STATE_VARIABLE, SUMMARY_KEY,
 )

@@ -1,6 +1,6 @@
 """Drive a running Airflow through its REST API: unpause a DAG, trigger a run, wait, summarize.
 
-`python -m auth0_webhooks.devtools.trigger --url http://localhost:8080 --user admin --password ...`
+`python -m auth0_webhooks_devtools.trigger --url http://localhost:8080 --user admin --password ...`
 Used by the demo and by the end-to-end tests, exactly as a user's script would.
 """
 

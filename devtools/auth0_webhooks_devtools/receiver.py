@@ -5,7 +5,7 @@ Accepts a JSON array of logs, one JSON object per request, or JSON lines
 in-flight requests), answers with configurable statuses, delays, hangs, random failures or a
 script of answers, and can check a fixed Authorization header and Standard Webhooks
 signatures. Control endpoints under `/__receiver/` let another process drive it.
-Run: `python -m auth0_webhooks.devtools.receiver --help`.
+Run: `python -m auth0_webhooks_devtools.receiver --help`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Iterable
 
-from auth0_webhooks.devtools.emulator import BackgroundServer, Reply, Request, json_reply, run_until_signalled
+from auth0_webhooks_devtools.emulator import BackgroundServer, Reply, Request, json_reply, run_until_signalled
 from auth0_webhooks.signatures import verify
 
 _ENVELOPE_KEYS = ("logs", "data", "events")
@@ -418,7 +418,7 @@ class WebhookReceiver(BackgroundServer):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m auth0_webhooks.devtools.receiver",
+    parser = argparse.ArgumentParser(prog="python -m auth0_webhooks_devtools.receiver",
                                      description="Webhook receiver that records deliveries.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8090)

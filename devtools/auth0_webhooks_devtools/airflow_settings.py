@@ -1,6 +1,6 @@
 """Load an Astro-CLI-format `airflow_settings.yaml` into the Airflow metadata database.
 
-`python -m auth0_webhooks.devtools.airflow_settings airflow_settings.yaml`
+`python -m auth0_webhooks_devtools.airflow_settings airflow_settings.yaml`
 Connections and Variables that already exist are left as they are (a user's edits in the UI
 win), unless `--overwrite`. The checkpoint Variable is refused: it belongs to the pipeline.
 """

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path
 from typing import Any, Callable, Iterable
 
 LOG_ID_PREFIX = "900"
@@ -55,10 +54,7 @@ class CatalogueEntry:
 @lru_cache(maxsize=1)
 def load_catalogue() -> dict[str, CatalogueEntry]:
     """The event catalogue (log_types.tsv of package auth0_webhooks), by code."""
-    try:
-        text = resources.files("auth0_webhooks").joinpath("log_types.tsv").read_text("utf-8")
-    except (ModuleNotFoundError, FileNotFoundError, TypeError):
-        text = (Path(__file__).resolve().parent.parent / "log_types.tsv").read_text("utf-8")
+    text = resources.files("auth0_webhooks").joinpath("log_types.tsv").read_text("utf-8")
     rows = csv.DictReader(io.StringIO(text), delimiter="\t")
     return {
         row["code"]: CatalogueEntry(row["code"], row["name"], row["log_stream_category"] or "other")

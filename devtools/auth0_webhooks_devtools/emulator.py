@@ -5,7 +5,7 @@ checkpoint mode (`from`/`take`, `Link: rel="next"`, 400 for a checkpoint past re
 search mode (Lucene-ish `q`, `sort`, `page`/`per_page`, `include_totals`, 1,000-result cap,
 414 for long queries), a token-bucket rate limit with `x-ratelimit-*` headers on every logs
 answer, retention, and seedable fault injection. Control endpoints under `/__emulator/` let
-another process drive it. Run: `python -m auth0_webhooks.devtools.emulator --help`.
+another process drive it. Run: `python -m auth0_webhooks_devtools.emulator --help`.
 
 The HTTP plumbing here (`BackgroundServer`, `Request`, `Reply`) is shared with the receiver.
 """
@@ -33,7 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs, urlsplit
 
-from auth0_webhooks.devtools.events import (
+from auth0_webhooks_devtools.events import (
     LOG_ID_LENGTH,
     EventFactory,
     date_ms,
@@ -1308,7 +1308,7 @@ class Auth0Emulator(BackgroundServer):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m auth0_webhooks.devtools.emulator",
+    parser = argparse.ArgumentParser(prog="python -m auth0_webhooks_devtools.emulator",
                                      description="Auth0 Management API emulator (tokens and tenant logs).")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8089)

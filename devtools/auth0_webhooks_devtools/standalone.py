@@ -20,9 +20,9 @@ from typing import Any, Callable
 
 import requests
 
-from auth0_webhooks.devtools.trigger import AirflowApi
+from auth0_webhooks_devtools.trigger import AirflowApi
 
-REPO = Path(__file__).resolve().parents[3]  # a source checkout: plugins/auth0_webhooks/devtools/
+REPO = Path(__file__).resolve().parents[2]  # a source checkout: devtools/auth0_webhooks_devtools/
 STARTUP_TIMEOUT = 240
 
 
