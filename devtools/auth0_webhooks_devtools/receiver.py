@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Iterable
 
-from auth0_webhooks_devtools.emulator import BackgroundServer, Reply, Request, json_reply, run_until_signalled
+from auth0_webhooks_devtools.server import BackgroundServer, Reply, Request, json_reply, run_until_signalled
 from auth0_webhooks.signatures import verify
 
 _ENVELOPE_KEYS = ("logs", "data", "events")
