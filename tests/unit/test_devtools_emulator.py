@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from auth0_webhooks_devtools.emulator import Auth0Emulator, LogQuery, QueryError
+from auth0_webhooks_devtools.emulator import Auth0Emulator
 from auth0_webhooks_devtools.events import (
     FUTURE_TYPES,
     LOG_ID_LENGTH,
@@ -22,6 +22,7 @@ from auth0_webhooks_devtools.events import (
     load_catalogue_codes,
     parse_date,
 )
+from auth0_webhooks_devtools.query import LogQuery, QueryError
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 START = datetime(2025, 12, 31, tzinfo=timezone.utc)
