@@ -7,9 +7,9 @@ search mode (Lucene-ish `q`, `sort`, `page`/`per_page`, `include_totals`, 1,000-
 answer, retention, and seedable fault injection. Control endpoints under `/__emulator/` let
 another process drive it. Run: `python -m auth0_webhooks_devtools.emulator --help`.
 
-The HTTP layer is in `server`, the `q` parser in `query` and the rate limit in `ratelimit`; their
-names (`BackgroundServer`, `Request`, `Reply`, `json_reply`, `run_until_signalled`, `LogQuery`,
-`QueryError`, `TokenBucket`) are still importable from here.
+Built on `server` (the HTTP layer), `query` (the `q` parser), `ratelimit` (the token bucket) and
+`faults` (fault settings). `BackgroundServer`, `Request`, `Reply`, `json_reply`,
+`run_until_signalled`, `LogQuery`, `QueryError` and `TokenBucket` are still importable from here.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import re
 import sys
 import threading
 import time
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import datetime, timezone
 from http import HTTPStatus
 from typing import Any, Callable, Iterable
@@ -39,6 +39,9 @@ from auth0_webhooks_devtools.events import (
     parse_date,
     to_epoch_ms,
 )
+from auth0_webhooks_devtools.faults import FAULT_ENDPOINTS, MALFORMED_KINDS, FaultConfig, validate_action
+from auth0_webhooks_devtools.query import LogQuery, QueryError, as_text, field_value
+from auth0_webhooks_devtools.ratelimit import TokenBucket
 from auth0_webhooks_devtools.server import (
     JSON_TYPE,
     BackgroundServer,
@@ -48,66 +51,12 @@ from auth0_webhooks_devtools.server import (
     raw_json_reply,
     run_until_signalled,
 )
-from auth0_webhooks_devtools.query import LogQuery, QueryError, as_text, field_value
-from auth0_webhooks_devtools.ratelimit import TokenBucket
 
 MAX_QUERY_LENGTH = 4000
 MAX_SEARCH_RESULTS = 1000
 UNLIMITED_RATE_LIMIT = 1000  # x-ratelimit-limit/remaining shown when no limit is set
 
-# --------------------------------------------------------------------------- faults
-
-
-@dataclass
-class FaultConfig:
-    """Probabilities of injected faults for one endpoint ("token" or "logs")."""
-
-    error_500: float = 0.0
-    error_503: float = 0.0
-    error_429: float = 0.0
-    drop: float = 0.0
-    hang: float = 0.0
-    hang_seconds: float = 5.0
-    malformed: float = 0.0
-
-    def draw(self, rng: random.Random) -> str | None:
-        """One random action ("500", "503", "429", "drop", "hang", "malformed") or None."""
-        roll, total = rng.random(), 0.0
-        for action, share in (("500", self.error_500), ("503", self.error_503), ("429", self.error_429),
-                              ("drop", self.drop), ("hang", self.hang), ("malformed", self.malformed)):
-            total += share
-            if roll < total:
-                return action
-        return None
-
-
-MALFORMED_KINDS = ("not_json", "not_list", "no_log_id")
-FAULT_ENDPOINTS = ("token", "logs")
-
-
-def validate_action(action: str) -> str:
-    """Check one scripted action: ok, drop, hang[:s], malformed[:kind] or an HTTP status."""
-    name, _, arg = str(action).partition(":")
-    valid = (
-        (name in ("ok", "drop") and not arg)
-        or (name == "hang" and (not arg or _is_number(arg)))
-        or (name == "malformed" and (not arg or arg in MALFORMED_KINDS))
-        or (name.isdigit() and 100 <= int(name) <= 599 and not arg)
-    )
-    if not valid:
-        raise ValueError(f"unknown fault action {action!r}")
-    return str(action)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-# --------------------------------------------------------------------------- log store
+# --------------------------------------------------------------------------- stored logs, error answers
 
 
 class _Entry:
