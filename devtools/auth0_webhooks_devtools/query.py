@@ -147,7 +147,7 @@ class _Parser:
 
 
 def field_value(log: dict, path: str) -> Any:
-    """The value at a dotted path of a log (`details.ip`), None where the path ends early."""
+    """The value at a dotted path of a log (`details.error.message`), None where the path ends early."""
     value: Any = log
     for part in path.split("."):
         if not isinstance(value, dict):
