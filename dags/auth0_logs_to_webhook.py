@@ -18,10 +18,11 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task
 
+from auth0_webhooks.commit import commit_step
 from auth0_webhooks.dag_settings import parse_time_settings
-from auth0_webhooks.names import DAG_ID
-from auth0_webhooks.operators import LogsToWebhookOperator
-from auth0_webhooks.pipeline import DELIVER_TASK_ID, MORE_TASK_ID, READ_TASK_ID, commit_step, read_more_step, read_step
+from auth0_webhooks.names import DAG_ID, DELIVER_TASK_ID, MORE_TASK_ID, READ_TASK_ID
+from auth0_webhooks.operators.logs_to_webhook import LogsToWebhookOperator
+from auth0_webhooks.read import read_first, read_more as continue_reading
 
 config = parse_time_settings()
 settings = config.settings
@@ -53,26 +54,25 @@ with DAG(
 
     @task(task_id=READ_TASK_ID, execution_timeout=timedelta(minutes=30))
     def read_logs(slots: int, **context):
-        return read_step(context, slots)
+        return read_first(context, slots)
 
     # Retrying a half-done read would publish its units twice: a failed read_more ends the run's
     # read, the commit keeps what was delivered, and the next run goes on from there.
     @task(task_id=MORE_TASK_ID, retries=0, priority_weight=100, weight_rule="absolute",
           execution_timeout=run_timeout, map_index_template="continued read")
     def read_more(run: dict, **context):
-        return read_more_step(context, run)
+        return continue_reading(context, run)
 
     @task(trigger_rule="all_done", retries=0)
     def commit(**context):
         return commit_step(context)
 
     slots = settings.webhook_concurrent_calls
-    plan = read_logs(slots)  # [run] when there is anything to deliver, [] otherwise: nothing is mapped
+    plan = read_logs(slots)  # [live run] when there is anything to deliver, [] otherwise: nothing is mapped
     continued = read_more.expand(run=plan)
-    delivered = LogsToWebhookOperator.partial(
+    delivered = LogsToWebhookOperator.partial(  # one slot per allowed concurrent call
         task_id=DELIVER_TASK_ID,
-        slots=slots,
-        map_index_template="{{ slot_label }}",
+        map_index_template="{{ delivery_label }}",
         execution_timeout=run_timeout,
-    ).expand(slot=list(range(slots)), run=plan)
+    ).expand(units=plan, slot=list(range(slots)))
     [continued, delivered] >> commit()

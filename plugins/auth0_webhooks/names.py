@@ -11,9 +11,7 @@ CHECKPOINT_VARIABLE = "auth0_webhooks_checkpoint"
 STATE_VARIABLE = "auth0_webhooks_state"
 PAUSE_VARIABLE = "auth0_webhooks_paused"
 
-# Tasks of the DAG, and the XCom keys they share.
+# Tasks of the shipped DAG (the XCom keys they share are in protocol.py).
 READ_TASK_ID = "read_logs"  # reads the first seconds' worth, plans the run (unmapped)
 MORE_TASK_ID = "read_more"  # continues the read while the slots deliver (mapped over 0 or 1 hand-over)
 DELIVER_TASK_ID = "deliver"  # LogsToWebhookOperator, mapped over the delivery slots
-SUMMARY_KEY = "summary"
-ERROR_KEY = "error"

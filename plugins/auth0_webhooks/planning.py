@@ -12,37 +12,9 @@ unit of logs at a time, and its state can be handed to the task that continues t
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
-
-@dataclass
-class Delivery:
-    """One request's logs and the checkpoint that is safe once the webhook acknowledged them."""
-
-    logs: list[dict]
-    checkpoint: str
-    checkpoint_date: str | None = None
-
-    def to_xcom(self) -> dict:
-        return {"logs": self.logs, "checkpoint": self.checkpoint, "checkpoint_date": self.checkpoint_date}
-
-    @classmethod
-    def from_xcom(cls, value: Mapping) -> "Delivery":
-        return cls(list(value["logs"]), str(value["checkpoint"]), value.get("checkpoint_date"))
-
-
-@dataclass
-class Plan:
-    """What one run will send, and where the checkpoint goes as it is acknowledged."""
-
-    deliveries: list[Delivery] = field(default_factory=list)
-    lead_checkpoint: str | None = None
-    lead_checkpoint_date: str | None = None
-    logs_read: int = 0
-    logs_kept: int = 0
-    last_log_id: str | None = None
-    last_log_date: str | None = None
+from auth0_webhooks.protocol import Checkpoint, Delivery, Plan
 
 
 class Planner:
@@ -60,6 +32,11 @@ class Planner:
         self.per_unit = deliveries_per_unit
         self.plan = Plan()
 
+    def restore(self, plan: Plan) -> "Planner":
+        """Go on with a plan read by another task (read_logs hands it to read_more)."""
+        self.plan = plan
+        return self
+
     def closed_units(self) -> list[list[Delivery]]:
         """Take out every full unit whose checkpoints can no longer move (a later delivery began)."""
         deliveries, units = self.plan.deliveries, []
@@ -75,42 +52,22 @@ class Planner:
         del deliveries[:-1]
         return closed
 
-    def state(self) -> dict:
-        """Everything needed to go on with this plan in another task (JSON-able)."""
-        plan = self.plan
-        return {
-            "deliveries": [delivery.to_xcom() for delivery in plan.deliveries],
-            "lead": [plan.lead_checkpoint, plan.lead_checkpoint_date],
-            "logs_read": plan.logs_read, "logs_kept": plan.logs_kept,
-            "last": [plan.last_log_id, plan.last_log_date],
-        }
-
-    def restore(self, state: Mapping) -> "Planner":
-        """Go on with a plan saved by `state()`."""
-        self.plan = Plan(
-            deliveries=[Delivery.from_xcom(value) for value in state["deliveries"]],
-            lead_checkpoint=state["lead"][0], lead_checkpoint_date=state["lead"][1],
-            logs_read=int(state["logs_read"]), logs_kept=int(state["logs_kept"]),
-            last_log_id=state["last"][0], last_log_date=state["last"][1],
-        )
-        return self
-
     def add(self, logs: Iterable[dict]) -> None:
         """Add logs in id order."""
         plan, deliveries = self.plan, self.plan.deliveries
         for entry in logs:
-            log_id, date = str(entry["log_id"]), entry.get("date")
+            position = Checkpoint(str(entry["log_id"]), entry.get("date"))
             plan.logs_read += 1
             if self.keep(entry):
                 plan.logs_kept += 1
                 if not deliveries or len(deliveries[-1].logs) >= self.size:
-                    deliveries.append(Delivery([], log_id))
+                    deliveries.append(Delivery([], position))
                 deliveries[-1].logs.append(entry)
             if deliveries:
-                deliveries[-1].checkpoint, deliveries[-1].checkpoint_date = log_id, date
+                deliveries[-1].checkpoint = position
             else:
-                plan.lead_checkpoint, plan.lead_checkpoint_date = log_id, date
-            plan.last_log_id, plan.last_log_date = log_id, date
+                plan.lead = position
+            plan.last = position
 
 
 def plan_deliveries(
@@ -143,9 +100,3 @@ def split_into_units(
         units.append(deliveries[start:end])
         start = end
     return units
-
-
-def unit_label(unit: list[Delivery]) -> str:
-    """The log-id range a unit carries, as shown for its mapped task in the UI."""
-    count = sum(len(delivery.logs) for delivery in unit)
-    return f"{unit[0].logs[0]['log_id']}..{unit[-1].logs[-1]['log_id']} ({count} logs)"

@@ -255,10 +255,10 @@ def test_a_backlog_is_read_on_by_read_more_while_the_slots_deliver(emulator, rec
                                                                    variables, monkeypatch):
     """read_logs hands over at once; under dag.test() the slots that run before read_more give
     their worker back (reschedule) and deliver once it has published: every log once, in order."""
-    from auth0_webhooks import pipeline, units
+    from auth0_webhooks import deliver, read
 
-    monkeypatch.setattr(pipeline, "FIRST_READ_SECONDS", 0.0)
-    monkeypatch.setattr(units, "READER_START_GRACE_SECONDS", 0.2)
+    monkeypatch.setattr(read, "FIRST_READ_SECONDS", 0.0)
+    monkeypatch.setattr(deliver, "READER_START_GRACE_SECONDS", 0.2)
     logs = emulator.add_logs(1_250)
     configure(batch_size=50, webhook_concurrent_calls=3, batches_per_task=4)
 

@@ -128,7 +128,7 @@ def run_until_caught_up(
         records = receiver.requests[first_request:]
         acknowledged = [log_id for record in records if record.delivered for log_id in record.log_ids]
         report_errors = [record.getMessage() for record in caplog.records[first_record:]
-                         if record.name == "auth0_webhooks.pipeline" and record.getMessage().startswith("Error: ")]
+                         if record.name == "auth0_webhooks.commit" and record.getMessage().startswith("Error: ")]
         resends = sum(int(n) for line in report_errors for n in RESEND_RE.findall(line))
         retries = sum(max(ti.try_number - 1, 0) for ti in dag_run.get_task_instances())
         run = Run(number, dag_run.state, checkpoint, acknowledged, resends, retries)

@@ -1,11 +1,18 @@
-"""Airflow Variables, read and written through the Task SDK (unit tests patch these functions)."""
+"""What the steps of a run share with Airflow besides XCom records: Variables (read and written
+through the Task SDK; unit tests patch these functions), the pause switch, XCom deletion, memory."""
 
 from __future__ import annotations
 
 import json
+import logging
+import resource
+import sys
 from datetime import datetime, timezone
+from typing import Any
 
 from auth0_webhooks.names import PAUSE_VARIABLE
+
+log = logging.getLogger(__name__)
 
 
 def variable_get(key: str) -> str | None:
@@ -51,3 +58,22 @@ def raise_if_paused() -> None:
     paused = delivery_paused()
     if paused:
         raise DeliveryPaused(paused)
+
+
+def delete_xcom(ti: Any, task_id: str, key: str, map_index: int = -1) -> bool:
+    """Delete XCom `key` of `task_id` in this task's run (delivered logs are personal data and must not
+    linger in Airflow); never raises: a cleanup must not fail a run."""
+    try:
+        from airflow.sdk.bases.xcom import BaseXCom
+
+        BaseXCom.delete(key=key, task_id=task_id, dag_id=ti.dag_id, run_id=ti.run_id, map_index=map_index)
+        return True
+    except Exception as error:  # noqa: BLE001
+        log.warning("Could not remove XCom %s of %s: %s", key, task_id, type(error).__name__)
+        return False
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)

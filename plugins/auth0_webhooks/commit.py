@@ -1,0 +1,246 @@
+"""Step 3 of a run, commit: move the checkpoint over what the webhook acknowledged, report the run.
+
+Units are contiguous and in log-id order. The checkpoint moves over every unit the webhook
+acknowledged in full, then over the acknowledged deliveries of the first unit that is not
+complete, and stops there: never past a log the webhook has not acknowledged, whatever later
+units did (their logs are sent again by the next run). The write is a compare-and-set.
+
+`commit_step` is the shipped DAG's `commit` task (it always runs); `CheckpointStore.advance` is
+the same rule for a DAG of your own.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Sequence
+
+from airflow.sdk import Context
+
+from auth0_webhooks.names import CHECKPOINT_VARIABLE, DAG_ID, DELIVER_TASK_ID, MORE_TASK_ID, READ_TASK_ID, \
+    SLACK_CONN_ID, STATE_VARIABLE
+from auth0_webhooks.protocol import ERROR_KEY, PROGRESS_KEY, SUMMARY_KEY, Checkpoint, PipelineState, ReadSummary, SlotReport, \
+    Unit, UnitProgress, UnitSummary, acknowledged_units
+from auth0_webhooks.reporting import RunReport, send_to_slack, should_notify
+from auth0_webhooks import runtime
+
+log = logging.getLogger(__name__)
+
+STALE_AFTER = timedelta(days=7)
+
+
+class RunFailed(Exception):
+    """The run did not deliver everything it read; the message says what and why."""
+
+
+class CheckpointConflict(Exception):
+    """The checkpoint changed during the run (edited by hand, or another writer)."""
+
+
+# ---- the rule ----
+
+
+@dataclass(frozen=True)
+class Acknowledged:
+    """Where the acknowledged prefix ends, and what it holds."""
+
+    checkpoint: Checkpoint | None
+    logs_delivered: int
+    logs_acknowledged_after_gap: int
+    first_incomplete_unit: int | None  # position in the units; None: all acknowledged
+
+    @property
+    def complete(self) -> bool:
+        return self.first_incomplete_unit is None
+
+
+def acknowledged_prefix(lead: Checkpoint | None, units: Sequence[UnitSummary],
+                        progress: dict[int, UnitProgress]) -> Acknowledged:
+    """Fold the units read (in order) and their delivery progress (by unit index) into the new checkpoint.
+
+    `lead`: the position of logs the filter dropped before the first unit (None: none)."""
+    checkpoint, delivered = lead, 0
+    for position, unit in enumerate(units):
+        done = progress.get(unit.index)
+        if done is not None and done.acked >= unit.deliveries:
+            checkpoint, delivered = unit.checkpoint, delivered + unit.logs
+            continue
+        if done is not None and done.acked > 0:
+            checkpoint, delivered = done.checkpoint, delivered + done.logs_acked
+        beyond = sum(progress[u.index].logs_acked for u in units[position + 1:] if u.index in progress)
+        return Acknowledged(checkpoint, delivered, beyond, position)
+    return Acknowledged(checkpoint, delivered, 0, None)
+
+
+# ---- the checkpoint Variable ----
+
+
+class CheckpointStore:
+    """A checkpoint Variable: the `log_id` of the last log the webhook acknowledged (editable by hand).
+
+    `get` / `set_` default to Airflow's Variable (through the Task SDK: inside a task)."""
+
+    def __init__(self, key: str = CHECKPOINT_VARIABLE, get: Callable[[str], str | None] | None = None,
+                 set_: Callable[[str, str], None] | None = None) -> None:
+        self.key = key
+        self._get = get or (lambda name: runtime.variable_get(name))
+        self._set = set_ or (lambda name, value: runtime.variable_set(name, value))
+
+    def read(self) -> str | None:
+        value = self._get(self.key)
+        value = value.strip() if isinstance(value, str) else value
+        return value or None
+
+    def compare_and_set(self, expected: str | None, new: str) -> bool:
+        """Write `new` if the stored value is still `expected`; raise CheckpointConflict otherwise.
+
+        Returns False when there was nothing to change. The Variable API has no atomic
+        compare-and-set: the window between the read and the write is a few milliseconds, and
+        only one run of a pipeline is active at a time (max_active_runs=1).
+        """
+        current = self.read()
+        if current != expected:
+            raise CheckpointConflict(
+                f"Variable {self.key!r} changed during this run, from {expected!r} to {current!r} "
+                f"(edited by hand?). It was left as it is now; this run's acknowledged position "
+                f"was {new!r}. Check the value and trigger the DAG again."
+            )
+        if current == new:
+            return False
+        self._set(self.key, new)
+        return True
+
+    def advance(self, expected: str | None, units: Sequence[Any], reports: Sequence[Any]) -> Acknowledged:
+        """For a DAG of your own: move the checkpoint from `expected` over what `reports` (the
+        LogsToWebhookOperator results) acknowledged of `units` (read_units' XCom values); raises
+        RunFailed, after moving it over the acknowledged prefix, when a unit was not delivered."""
+        read = [Unit.from_xcom(unit) for unit in units]
+        slot_reports = [SlotReport.from_xcom(report) for report in reports]
+        ack = acknowledged_prefix(None, [unit.summary("read") for unit in read],
+                                  acknowledged_units(slot_reports, read[0].read_id if read else None))
+        if ack.checkpoint:
+            self.compare_and_set(expected, ack.checkpoint.log_id)
+        if not ack.complete:
+            raise RunFailed(f"unit {ack.first_incomplete_unit} was not fully delivered; the checkpoint stops "
+                            f"before its first unacknowledged log ({ack.logs_delivered} logs delivered)")
+        return ack
+
+
+# ---- the shipped DAG's commit task ----
+
+
+def commit_step(context: Context, now: datetime | None = None) -> dict:
+    """Advance the checkpoint over the acknowledged prefix, report the run, fail it if anything is left."""
+    ti, dag_run = context["ti"], context.get("dag_run")
+    report = RunReport(dag_id=getattr(dag_run, "dag_id", DAG_ID), run_id=getattr(dag_run, "run_id", "?"),
+                       start=_iso(getattr(dag_run, "start_date", None) or now or datetime.now(timezone.utc)), end="")
+    summary = None
+    try:
+        summary, reader_error = run_summary(ti)
+        _commit(ti, summary, report)
+        if reader_error:
+            raise RunFailed(f"reading stopped early: {reader_error}. The checkpoint moved over what was "
+                            "delivered; the next run goes on from there.")
+    except (RunFailed, CheckpointConflict) as error:
+        report.error = str(error)
+    report.end = _iso(now or datetime.now(timezone.utc))
+    for line in report.lines():
+        log.info("%s", line)
+    if should_notify(report, bool(summary and summary.run.slack_send_success)) or (summary and summary.run.gap):
+        notify_slack(report)
+    if report.failed:
+        raise RunFailed(report.error)  # undelivered units stay in XCom, for a retry from the UI
+    return report.to_dict()
+
+
+def run_summary(ti: Any) -> tuple[ReadSummary, str | None]:
+    """What both readers read, as one summary, and why reading stopped early (None: it did not)."""
+    first = ReadSummary.from_xcom(ti.xcom_pull(task_ids=READ_TASK_ID, key=SUMMARY_KEY))
+    if first is None:
+        error = ti.xcom_pull(task_ids=READ_TASK_ID, key=ERROR_KEY)
+        raise RunFailed(f"reading logs failed: {error or 'the read task did not run (see its log)'}")
+    if not first.more:
+        return first, None
+    more = ReadSummary.from_xcom(ti.xcom_pull(task_ids=MORE_TASK_ID, key=SUMMARY_KEY, map_indexes=0))
+    if more is None:
+        return first, f"{MORE_TASK_ID} did not report (killed before its first summary?)"
+    stopped = more.error or (None if more.final else f"{MORE_TASK_ID} was stopped while reading")
+    return first.then(more), stopped
+
+
+def slot_reports(ti: Any, slots: int) -> list[SlotReport | None]:
+    """The delivery slots' reports (None for a slot that never reported)."""
+    if not slots:
+        return []
+    pulled = ti.xcom_pull(task_ids=DELIVER_TASK_ID, key=PROGRESS_KEY, map_indexes=list(range(slots)))
+    values = [] if pulled is None else [pulled] if isinstance(pulled, dict) else list(pulled)
+    return [SlotReport.from_xcom(value) for value in values]
+
+
+def _commit(ti: Any, summary: ReadSummary, report: RunReport) -> None:
+    reports = slot_reports(ti, summary.slots)
+    progress = acknowledged_units(reports, summary.run.read_id)
+    ack = acknowledged_prefix(summary.lead, summary.units, progress)
+    run, stored = summary.run, summary.run.stored_checkpoint
+    report.logs_read, report.logs_delivered = summary.logs_read, ack.logs_delivered
+    report.logs_filtered_out = summary.logs_read - summary.logs_kept
+    report.checkpoint_before = report.checkpoint_after = stored
+    report.caught_up, report.dry_run = summary.caught_up and ack.complete, run.dry_run
+    if run.gap:
+        report.warnings.append(run.gap)
+    new = ack.checkpoint or run.start
+    if run.dry_run:
+        report.warnings.append(f"dry run: {summary.logs_kept} logs would have been sent; nothing was sent or moved")
+    elif run.replay:
+        report.warnings.append(f"replay from the start_from Param: {ack.logs_delivered} logs sent again; the "
+                               "checkpoint stays where the scheduled runs left it")
+    elif new:
+        run_id = str(getattr(ti, "run_id", ""))
+        state = PipelineState.from_json(runtime.variable_get(STATE_VARIABLE))  # read once per commit
+        # As read, or as this same run's earlier commit left it (a UI clear of failed deliveries runs it again).
+        expected = state.checkpoint.log_id if run_id and state.written_by_run == run_id and state.checkpoint \
+            else stored
+        CheckpointStore().compare_and_set(expected, new.log_id)
+        report.checkpoint_after = new.log_id
+        runtime.variable_set(STATE_VARIABLE, PipelineState(
+            new, run.start_from_applied or state.start_from_applied, run_id).to_json())
+    _warn_if_stale(summary.last, report)
+    if not ack.complete:
+        unit = summary.units[ack.first_incomplete_unit]
+        failed = progress.get(unit.index)
+        errors = [r.error for r in reports if r is not None and r.read_id == run.read_id and r.error]
+        reason = (failed and failed.error) or (
+            f"its delivery slot stopped earlier: {errors[0]}" if errors
+            else "its delivery slot did not report (killed, or not run)")
+        resend = f"; {ack.logs_acknowledged_after_gap} logs acknowledged after it will be sent again" \
+            if ack.logs_acknowledged_after_gap else ""
+        raise RunFailed(f"unit {unit.label} was not fully delivered: {reason}. "
+                        f"The checkpoint stops before the first unacknowledged log{resend}.")
+
+
+def _warn_if_stale(last: Checkpoint | None, report: RunReport) -> None:
+    try:
+        age = datetime.now(timezone.utc) - datetime.fromisoformat((last.date or "").replace("Z", "+00:00"))
+    except (AttributeError, ValueError, TypeError):
+        return
+    if age > STALE_AFTER:
+        report.warnings.append(f"falling behind: the newest log processed is {age.days} days old")
+
+
+def notify_slack(report: RunReport) -> bool:
+    """Send the report to the `auth0_slack` connection when it exists; never raises."""
+    try:
+        from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+        from airflow.sdk import BaseHook
+
+        BaseHook.get_connection(SLACK_CONN_ID)
+    except Exception:  # noqa: BLE001 - no connection: no Slack
+        log.info("No connection %r: Slack report not sent", SLACK_CONN_ID)
+        return False
+    hook = SlackWebhookHook(slack_webhook_conn_id=SLACK_CONN_ID, timeout=10)
+    return send_to_slack(report, lambda text: hook.send(text=text))
+
+
+def _iso(moment: Any) -> str:
+    return moment.isoformat() if hasattr(moment, "isoformat") else str(moment)

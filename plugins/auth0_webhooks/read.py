@@ -1,0 +1,461 @@
+"""Step 1 of a run, read: where to start, pages at the rate limit, filtered and cut into units.
+
+Start, in order of precedence:
+1. a START_FROM setting whose value changed since it was last applied (applied once, as in
+   the original): a log id means "continue after it", a date "from the first log at or after it";
+2. the stored checkpoint;
+3. nothing stored: the oldest log the tenant still retains.
+A checkpoint older than the tenant's retention is answered with HTTP 400: the run then goes on
+from the oldest retained log and records the gap, so the operator is told what was lost.
+
+In the shipped DAG, `read_logs` (read_first) reads for FIRST_READ_SECONDS, pushing each unit
+to XCom as soon as it is cut, so that the delivery slots start early; when a backlog remains
+it hands over to `read_more`, which goes on within the run's time budget and holds back while
+the slots lag. `read_units` is the same read in one go, for a DAG of your own.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Sequence
+
+from airflow.sdk import Context
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from auth0_webhooks.auth0_client import MAX_TAKE, Auth0AuthError, Auth0LogsClient, CheckpointExpired
+from auth0_webhooks.log_types import LogFilter
+from auth0_webhooks.names import CHECKPOINT_VARIABLE, CONFIG_VARIABLE, DELIVER_TASK_ID, MORE_TASK_ID, READ_TASK_ID, \
+    STATE_VARIABLE
+from auth0_webhooks.planning import Planner, split_into_units
+from auth0_webhooks.protocol import ERROR_KEY, HANDOVER_KEY, PROGRESS_KEY, SUMMARY_KEY, Checkpoint, Delivery, \
+    Handover, LiveRun, PipelineState, ReadJob, ReadSummary, RunInfo, SlotReport, Unit, acknowledged_units, unit_key
+from auth0_webhooks.settings import Settings, SettingsError, StartFrom, parse_date, parse_settings, parse_start_from
+from auth0_webhooks import runtime
+from auth0_webhooks.runtime import DeliveryPaused, delete_xcom, peak_rss_mb, raise_if_paused
+
+log = logging.getLogger(__name__)
+
+FIRST_READ_SECONDS = 2.0  # read_logs reads this long, then hands over, so that the slots start early
+BACKLOG_UNITS_PER_SLOT = 4  # read_more holds back while more units than this per slot await delivery
+SUMMARY_EVERY_SECONDS = 1.0  # read_more's running summary: what the commit knows if it is killed
+STALL_SECONDS = 60.0  # holding back this long with no unit acknowledged ends the read (the next run goes on)
+# Slot states in which a slot acknowledges units now or soon. Not "scheduled" (no worker yet: under
+# dag.test(), or a full pool) nor "up_for_reschedule" (it yielded, waiting for the reader itself).
+ACTIVE_STATES = frozenset({"running", "queued", "up_for_retry", "restarting"})
+
+
+class ReadingStopped(Exception):
+    """Reading further cannot help this run: a slot failed for good, or the time ran out while waiting."""
+
+
+# ---- where to start ----
+
+
+@dataclass
+class StartPoint:
+    """Where reading starts: after `checkpoint`, at `first_log` (which is included), or nowhere."""
+
+    reason: str
+    checkpoint: Checkpoint | None = None
+    first_log: dict | None = None
+    start_from_applied: str | None = None
+
+
+def resolve_start(client: Auth0LogsClient, stored: Checkpoint | None, start_from: StartFrom | None,
+                  applied_start_from: str | None) -> StartPoint:
+    """Decide where this run starts (see the module docstring)."""
+    if start_from is not None and start_from.raw != applied_start_from:
+        if start_from.log_id is not None:
+            return StartPoint(f"START_FROM log {start_from.log_id}", checkpoint=Checkpoint(start_from.log_id),
+                              start_from_applied=start_from.raw)
+        first = client.first_log(since=start_from.date)
+        return StartPoint(f"START_FROM date {start_from.raw}", first_log=first, start_from_applied=start_from.raw)
+    if stored:
+        return StartPoint("stored checkpoint", checkpoint=stored)
+    return StartPoint("no checkpoint yet: oldest retained log", first_log=client.first_log())
+
+
+# ---- paging ----
+
+
+@dataclass
+class Gap:
+    """Logs lost to retention between an expired checkpoint and the oldest retained log."""
+
+    expired: Checkpoint
+    oldest_retained: Checkpoint | None
+
+    def span(self) -> str:
+        """How much time the lost logs cover, when both ends are dated."""
+        start = parse_date(self.expired.date or "")
+        end = parse_date(self.oldest_retained.date or "") if self.oldest_retained else None
+        if start is None or end is None:
+            return "of unknown length (the checkpoint's date was not recorded)"
+        seconds = max(0, int((end - start).total_seconds()))
+        days, rest = divmod(seconds, 86400)
+        return f"of {days} d {rest // 3600} h {rest % 3600 // 60} min"
+
+    def describe(self) -> str:
+        since = f" (dated {self.expired.date})" if self.expired.date else ""
+        oldest = self.oldest_retained
+        until = (f"the oldest retained log {oldest.log_id} dated {oldest.date}" if oldest
+                 else "now (the tenant retains no logs)")
+        return (
+            f"checkpoint {self.expired.log_id}{since} is older than the tenant's log retention: "
+            f"a gap {self.span()}: logs from it to {until} are no longer available and were not delivered"
+        )
+
+
+@dataclass
+class ReadResult:
+    """How a read ended."""
+
+    caught_up: bool
+    gap: Gap | None = None
+    stopped_by: str = "caught up"  # or "max_logs", "deadline"
+
+
+def read_logs(
+    client: Auth0LogsClient, start: StartPoint, planner: Planner, *, take: int = MAX_TAKE,
+    max_logs: int | None = None, deadline: float | None = None, clock: Callable[[], float] = time.monotonic,
+    on_page: Callable[[], None] = lambda: None,
+) -> ReadResult:
+    """Page through logs from `start` into `planner` until caught up, `max_logs` or `deadline`.
+
+    `on_page` runs after each page is planned (the reader publishes the units it closed)."""
+    gap: Gap | None = None
+    after = start.checkpoint.log_id if start.checkpoint else None
+    if start.first_log is not None:
+        planner.add([start.first_log])
+        after = str(start.first_log["log_id"])
+    if after is None:
+        return ReadResult(caught_up=True)
+    while True:
+        try:
+            page = client.logs_after(after, take)
+        except CheckpointExpired:
+            if gap is not None or planner.plan.logs_read:
+                raise  # expired in the middle of a run: let the next run start over cleanly
+            oldest = client.first_log()
+            gap = Gap(start.checkpoint, oldest and Checkpoint(str(oldest["log_id"]), oldest.get("date")))
+            log.error("%s", gap.describe())
+            if oldest is None:
+                return ReadResult(caught_up=True, gap=gap)
+            planner.add([oldest])
+            after = str(oldest["log_id"])
+            continue
+        planner.add(page)
+        on_page()
+        if page:
+            after = str(page[-1]["log_id"])
+        if len(page) < take:
+            return ReadResult(caught_up=True, gap=gap)
+        if max_logs is not None and planner.plan.logs_read >= max_logs:
+            return ReadResult(caught_up=False, gap=gap, stopped_by="max_logs")
+        if deadline is not None and clock() >= deadline:
+            return ReadResult(caught_up=False, gap=gap, stopped_by="deadline")
+
+
+# ---- how a run cuts what it reads ----
+
+
+def new_job(settings: Settings, *, slots: int | None = None, max_logs: int | None = None, dry_run: bool = False,
+            replay: bool = False, now: float | None = None) -> ReadJob:
+    """A read of these settings; `slots`: delivery slots mapped (else `webhook_concurrent_calls`)."""
+    return ReadJob(
+        settings.batch_size, settings.send_as_batch, tuple(settings.log_types), settings.log_level,
+        settings.batches_per_task, slots or settings.webhook_concurrent_calls, max_logs or settings.max_logs_per_run,
+        (time.time() if now is None else now) + settings.run_budget_seconds, dry_run, replay, uuid.uuid4().hex,
+    )
+
+
+def log_filter(job: ReadJob) -> LogFilter:
+    return LogFilter(job.log_types, job.log_level)
+
+
+def planner_for(job: ReadJob) -> Planner:
+    """About batch_size * batches_per_unit logs a unit, in either mode."""
+    per_unit = job.batches_per_unit * (1 if job.send_as_batch else job.batch_size)
+    return Planner(log_filter(job).keeps, job.batch_size, job.send_as_batch, per_unit)
+
+
+def final_units(job: ReadJob, planner: Planner) -> list[list[Delivery]]:
+    """The rest of the plan, split so that every slot has work when the run is small."""
+    units = split_into_units(planner.plan.deliveries, logs_per_unit=job.batch_size * job.batches_per_unit,
+                             min_units=job.slots)
+    planner.plan.deliveries = []
+    return units
+
+
+# ---- publishing units while reading ----
+
+
+@dataclass(frozen=True)
+class SlotsView:
+    """What the reader sees of the delivery slots."""
+
+    first_unacknowledged: int  # every unit below it is acknowledged in full
+    acknowledged_units: int
+    failed: bool
+    active: bool = True  # some slot is delivering, or about to (see ACTIVE_STATES)
+
+
+def slots_view(reports: Sequence[SlotReport | None], states: Sequence[str | None], read_id: str) -> SlotsView:
+    """Fold the slots' reports (of this read) and task states into what the reader needs."""
+    complete = {index for index, unit in acknowledged_units(list(reports), read_id).items() if unit.acknowledged}
+    first = 0
+    while first in complete:
+        first += 1
+    values = [str(state) for state in states]
+    return SlotsView(first, len(complete), failed="failed" in values,
+                     active=any(state in ACTIVE_STATES for state in values))
+
+
+class UnitPublisher:
+    """Reader side: push units as they are cut, remember their summaries, hold back when slots lag.
+
+    Holding back keeps fewer than `backlog_limit` units between the first unacknowledged one and
+    the next to publish, while some slot is active: that bounds what XCom holds, and what a failed
+    unit makes the next run send again. It ends the read (ReadingStopped) when a slot failed for
+    good, when no unit was acknowledged for STALL_SECONDS, or at `deadline` (on `clock`). With
+    `push` None (a dry run) units are only counted."""
+
+    def __init__(
+        self, push: Callable[[str, Any], None] | None, task_id: str, read_id: str, next_index: int, *,
+        backlog_limit: int, slots: Callable[[], SlotsView] | None = None,
+        sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+        poll_seconds: float = 0.5, deadline: float | None = None, stall_seconds: float | None = None,
+    ) -> None:
+        self.push, self.task_id, self.read_id, self.next_index = push, task_id, read_id, next_index
+        self.deadline = deadline
+        self.stall_seconds = STALL_SECONDS if stall_seconds is None else stall_seconds
+        self.backlog_limit = max(1, backlog_limit)
+        self.slots, self.sleep, self.clock, self.poll_seconds = slots, sleep, clock, poll_seconds
+        self.summaries: list = []
+        self.largest_unit_bytes = 0
+        self.held_back_seconds = 0.0
+
+    def publish(self, units: Sequence[Sequence[Delivery]]) -> None:
+        """Push each unit (waiting first while too many are unacknowledged)."""
+        for deliveries in units:
+            if not deliveries:
+                continue
+            if self.push is not None:
+                self._hold_back()
+                unit = Unit(self.next_index, list(deliveries), self.read_id)
+                value = unit.to_xcom()
+                self.push(unit_key(unit.index), value)
+                self.largest_unit_bytes = max(self.largest_unit_bytes, len(value))
+                self.summaries.append(unit.summary(self.task_id))
+            self.next_index += 1
+
+    def _hold_back(self) -> None:
+        if self.slots is None or self.next_index < self.backlog_limit:
+            return
+        started = progressed_at = self.clock()
+        acknowledged = -1
+        while True:
+            view = self.slots()
+            if view.failed:
+                raise ReadingStopped("a delivery task failed: the checkpoint cannot move past its logs")
+            if not view.active or self.next_index - view.first_unacknowledged < self.backlog_limit:
+                break  # nobody would acknowledge while we wait, or there is room
+            now = self.clock()
+            if view.acknowledged_units != acknowledged:
+                acknowledged, progressed_at = view.acknowledged_units, now
+            if now - progressed_at >= self.stall_seconds:
+                raise ReadingStopped(f"no unit was acknowledged for {self.stall_seconds:.0f} s while "
+                                     f"{self.next_index - view.first_unacknowledged} waited")
+            if self.deadline is not None and now >= self.deadline:
+                raise ReadingStopped("the run's time budget ran out while the webhook lagged behind the read")
+            self.sleep(self.poll_seconds)
+        self.held_back_seconds += self.clock() - started
+
+
+def summarize(run: RunInfo, result: ReadResult, planner: Planner, publisher: UnitPublisher, client: Any,
+              final: bool, **extra: Any) -> ReadSummary:
+    """What a reader read and published so far."""
+    plan = planner.plan
+    return ReadSummary(
+        run=run, units=tuple(publisher.summaries), next_unit=publisher.next_index, lead=plan.lead, last=plan.last,
+        logs_read=plan.logs_read, logs_kept=plan.logs_kept, caught_up=result.caught_up,
+        stopped_by=result.stopped_by, final=final, auth0_requests=getattr(getattr(client, "stats", None),
+                                                                           "requests", None),
+        largest_unit_bytes=publisher.largest_unit_bytes, peak_rss_mb=peak_rss_mb(), **extra,
+    )
+
+
+# ---- the shipped DAG's reader tasks ----
+
+
+def read_first(context: Context, slots: int | None = None, client: Any | None = None) -> list[dict]:
+    """read_logs: read the first seconds' worth; return [LiveRun] when anything is to be delivered, else [].
+
+    `slots`: how many delivery slots the DAG maps (its parse-time `webhook_concurrent_calls`)."""
+    ti = context["ti"]
+    try:
+        return _read_first(context, ti, slots, client)
+    except Exception as error:
+        ti.xcom_push(key=ERROR_KEY, value=f"{type(error).__name__}: {error}")
+        if isinstance(error, (SettingsError, Auth0AuthError, DeliveryPaused)):  # retrying cannot help: fail now
+            raise AirflowFailException(str(error)) from None
+        raise
+
+
+def _read_first(context: Context, ti: Any, slots: int | None, client: Any | None) -> list[dict]:
+    raise_if_paused()
+    settings = parse_settings(runtime.variable_get(CONFIG_VARIABLE))
+    dry_run, max_logs, param_start = run_params(context)
+    client = client or _auth0_client()
+    state = PipelineState.from_json(runtime.variable_get(STATE_VARIABLE))
+    stored_id = (runtime.variable_get(CHECKPOINT_VARIABLE) or "").strip() or None
+    stored = Checkpoint(stored_id, state.date_of(stored_id)) if stored_id else None
+    if param_start is not None:  # a manual run's Param: a replay, for this run only
+        start = replace(resolve_start(client, None, param_start, None), start_from_applied=None)
+    else:
+        start = resolve_start(client, stored, settings.start_from, state.start_from_applied)
+    log.info("Reading from %s", start.reason)
+    job = new_job(settings, slots=slots, max_logs=max_logs, dry_run=dry_run, replay=param_start is not None)
+    planner = planner_for(job)
+    publisher = _publisher(ti, READ_TASK_ID, 0, job)
+    result = read_logs(client, start, planner, max_logs=job.max_logs,
+                       deadline=time.monotonic() + min(FIRST_READ_SECONDS, settings.run_budget_seconds),
+                       on_page=lambda: publisher.publish(planner.closed_units()))
+    # A dry run reads for the first seconds only: it shows what the filter keeps, it does not drain.
+    more = result.stopped_by == "deadline" and time.time() < job.deadline and not job.dry_run
+    run = RunInfo(job.read_id, stored_id, start.checkpoint, start.start_from_applied,
+                  result.gap.describe() if result.gap else None, job.dry_run, job.replay, log_filter(job).describe(),
+                  settings.slack_send_success)
+    if more:
+        publisher.publish([planner.closed_rest()])
+        ti.xcom_push(key=HANDOVER_KEY, value=Handover(job, run, planner.plan, publisher.next_index).to_xcom())
+    else:
+        publisher.publish(final_units(job, planner))
+    planned = [] if job.dry_run or not (more or publisher.next_index) else [LiveRun(
+        job.read_id, job.slots, job.send_as_batch, READ_TASK_ID, publisher.next_index, MORE_TASK_ID if more else None,
+    ).to_xcom()]
+    summary = summarize(run, result, planner, publisher, client, final=not more, more=more,
+                        slots=job.slots if planned else 0)
+    ti.xcom_push(key=SUMMARY_KEY, value=summary.to_xcom())
+    log.info("Read %d logs (%d to send, filter: %s) into %d units; %s", summary.logs_read, summary.logs_kept,
+             run.filter, publisher.next_index,
+             "a backlog remains: read_more goes on reading" if more else result.stopped_by)
+    return planned
+
+
+def read_more(context: Context, planned: dict, client: Any | None = None) -> dict:
+    """read_more: go on reading where read_logs stopped, publishing units while the slots deliver them."""
+    ti = context["ti"]
+    live = LiveRun.from_xcom(planned)
+    if live is None or live.more_task is None:
+        raise AirflowSkipException("read_logs read everything there was")
+    value = ti.xcom_pull(task_ids=READ_TASK_ID, key=HANDOVER_KEY)
+    if value is None:
+        raise AirflowFailException(f"the hand-over from {READ_TASK_ID} is gone: {MORE_TASK_ID} runs once per read. "
+                                   f"To read again, clear {READ_TASK_ID} (with its downstream tasks).")
+    delete_xcom(ti, READ_TASK_ID, HANDOVER_KEY)  # it holds logs; read_more is not retried (see the DAG)
+    handover = Handover.from_xcom(value)
+    job = handover.job
+    planner = planner_for(job).restore(handover.plan)
+    deadline = time.monotonic() + max(0.0, job.deadline - time.time())
+    publisher = _publisher(ti, MORE_TASK_ID, handover.next_unit, job, deadline=deadline)
+    result = ReadResult(caught_up=False, stopped_by="not started")
+    pushed_at = time.monotonic()
+    error = None
+
+    def push_summary(final: bool) -> ReadSummary:
+        summary = summarize(handover.run, result, planner, publisher, client, final=final, error=error)
+        ti.xcom_push(key=SUMMARY_KEY, value=summary.to_xcom())
+        return summary
+
+    def on_page() -> None:
+        nonlocal pushed_at
+        publisher.publish(planner.closed_units())
+        if time.monotonic() - pushed_at >= SUMMARY_EVERY_SECONDS:
+            result.stopped_by = "reading"
+            push_summary(final=False)
+            pushed_at = time.monotonic()
+
+    try:
+        raise_if_paused()
+        client = client or _auth0_client()
+        start = StartPoint("hand-over from read_logs", checkpoint=handover.plan.last)
+        result = read_logs(client, start, planner, max_logs=job.max_logs, deadline=deadline,  # counts read_logs' too
+                           on_page=on_page)
+        publisher.publish(final_units(job, planner))
+    except ReadingStopped as stopped:
+        result.stopped_by = str(stopped)
+    except BaseException as failure:  # the slots stop after what was published; the commit says why
+        error = f"{type(failure).__name__}: {failure}"
+        raise
+    finally:
+        summary = push_summary(final=True)
+    log.info("Read %d logs in all (%d units); %s; held back %.1f s for the slots",
+             summary.logs_read, publisher.next_index, result.stopped_by, publisher.held_back_seconds)
+    return {"logs_read": summary.logs_read, "next_unit": summary.next_unit, "caught_up": summary.caught_up,
+            "stopped_by": summary.stopped_by}
+
+
+def run_params(context: Context) -> tuple[bool, int | None, StartFrom | None]:
+    """A manual trigger's Params (dry_run, max_logs, start_from), validated."""
+    params = dict(context.get("params") or {})
+    start = params.get("start_from")
+    try:
+        start_from = parse_start_from(start) if start else None
+    except ValueError as error:
+        raise SettingsError([f"Param start_from={start!r} is not allowed: expected {error}"]) from None
+    return bool(params.get("dry_run")), int(params["max_logs"]) if params.get("max_logs") else None, start_from
+
+
+def _publisher(ti: Any, task_id: str, next_index: int, job: ReadJob, deadline: float | None = None) -> UnitPublisher:
+    push = None if job.dry_run else (lambda key, value: ti.xcom_push(key=key, value=value))
+    watch = None if job.dry_run or task_id == READ_TASK_ID else (lambda: _slots_view(ti, job))
+    return UnitPublisher(push, task_id, job.read_id, next_index, backlog_limit=BACKLOG_UNITS_PER_SLOT * job.slots,
+                         slots=watch, deadline=deadline)
+
+
+def _slots_view(ti: Any, job: ReadJob) -> SlotsView:
+    reports = ti.xcom_pull(task_ids=DELIVER_TASK_ID, key=PROGRESS_KEY, map_indexes=list(range(job.slots)))
+    states = ti.get_task_states(dag_id=ti.dag_id, task_ids=[DELIVER_TASK_ID], run_ids=[ti.run_id])
+    return slots_view([SlotReport.from_xcom(r) for r in _as_list(reports)],
+                      list(((states or {}).get(ti.run_id) or {}).values()), job.read_id)
+
+
+def _auth0_client() -> Any:
+    from auth0_webhooks.hooks.auth0 import Auth0Hook
+
+    return Auth0Hook().get_conn()
+
+
+def _as_list(value: Any) -> list:
+    """XCom pulled for several map indexes (a list, or a lazy sequence), or one value, as a list."""
+    if value is None:
+        return []
+    return [value] if isinstance(value, (dict, str)) else list(value)
+
+
+# ---- for a DAG of your own ----
+
+
+def read_units(client: Auth0LogsClient, checkpoint: str | None, settings: Settings = Settings(), *,
+               max_logs: int | None = None) -> list[Unit]:
+    """The logs after `checkpoint` (None: from the oldest retained log), filtered and cut into units.
+
+    Reads until caught up, `max_logs` or the settings' time budget. Each unit ends on the checkpoint
+    that is safe once the webhook acknowledged it; when the filter dropped every log read, one unit
+    with no logs carries the checkpoint past them. Deliver them with LogsToWebhookOperator and
+    commit with CheckpointStore.advance."""
+    job = new_job(settings, slots=1, max_logs=max_logs)
+    planner = planner_for(job)
+    start = StartPoint("checkpoint", checkpoint=Checkpoint(checkpoint)) if checkpoint else \
+        StartPoint("oldest retained log", first_log=client.first_log())
+    result = read_logs(client, start, planner, max_logs=job.max_logs,
+                       deadline=time.monotonic() + settings.run_budget_seconds)
+    if result.gap:
+        log.warning("%s", result.gap.describe())
+    plan = planner.plan
+    cut = final_units(job, planner) or ([[Delivery([], plan.last)]] if plan.last else [])
+    return [Unit(index, deliveries, job.read_id) for index, deliveries in enumerate(cut)]
