@@ -15,6 +15,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
@@ -22,7 +23,7 @@ import requests
 
 from auth0_webhooks import USER_AGENT
 from auth0_webhooks.pacing import RatePacer
-from auth0_webhooks.retry import backoff_delay, excerpt, rate_limit_reset_seconds, retry_after_seconds
+from auth0_webhooks.retry import RetryCallState, RetryPolicy, Try, backoff_delay, excerpt, rate_limit_wait
 from auth0_webhooks.token_cache import CachedToken, MemoryTokenCache, TokenCache, cache_key
 
 log = logging.getLogger(__name__)
@@ -123,9 +124,8 @@ class Auth0LogsClient:
         self.clock = clock
         self.rng = rng or random.Random()
         self.stats = ClientStats()
-        self._cache_key = cache_key(
-            credentials.base_url, credentials.client_id, credentials.client_secret, credentials.audience
-        )
+        self._cache_key = cache_key(credentials.base_url, credentials.client_id, credentials.client_secret,
+                                    credentials.audience)
         self.pacer = RatePacer()
 
     # ---- token ----
@@ -154,10 +154,8 @@ class Auth0LogsClient:
                 "Management API with the read:logs scope"
             )
         if response.status_code != 200:
-            raise Auth0ApiError(
-                f"token request failed with HTTP {response.status_code}: {excerpt(response.text)}",
-                response.status_code,
-            )
+            raise Auth0ApiError(f"token request failed with HTTP {response.status_code}: {excerpt(response.text)}",
+                                response.status_code)
         try:
             data = response.json()
             token = str(data["access_token"])
@@ -172,78 +170,58 @@ class Auth0LogsClient:
     # ---- requests ----
 
     def _send(self, method: str, url: str, *, what: str, paced: bool = False, **kwargs: Any) -> requests.Response:
-        """One logical request: paced (the logs endpoint), with 429 waits and backoff retries for 5xx
-        and network errors."""
-        attempt = 0
-        waited_for_limit = 0.0
-        while True:
-            if paced:
-                self._wait_for_pacing()
-            self.stats.requests += 1
-            sent_at = self.clock()
-            try:
-                response = self.session.request(method, url, timeout=self.timeout, **kwargs)
-            except (requests.ConnectionError, requests.Timeout) as error:
-                attempt = self._backoff_or_raise(attempt, what, f"{type(error).__name__}")
-                continue
-            if paced:
-                self.pacer.observe(response.headers, sent_at, self.clock(), refused=response.status_code == 429)
-            if response.status_code == 429:
-                self.stats.rate_limited += 1
-                delay = self._rate_limit_delay(response)
-                waited_for_limit += delay
-                if waited_for_limit > self.max_rate_limit_wait:
-                    raise Auth0ApiError(
-                        f"{what}: still rate limited after waiting {waited_for_limit:.0f} s", 429
-                    )
-                log.info("Auth0 rate limit reached; waiting %.1f s for the reset", delay)
-                self._pause(delay)
-                continue
-            if response.status_code >= 500:
-                attempt = self._backoff_or_raise(
-                    attempt, what, f"HTTP {response.status_code}: {excerpt(response.text)}"
-                )
-                continue
-            return response
+        """One logical request under `RetryPolicy`; when `paced` (the logs endpoint) the pacer waits before each try."""
+        policy = RetryPolicy(max_attempts=self.max_attempts, sleep=self._pause, limit_budget=self.max_rate_limit_wait,
+                             backoff=partial(backoff_delay, base=self.backoff_base, cap=self.backoff_cap, rng=self.rng),
+                             before=(lambda _: self._pause(self.pacer.delay(self.clock()))) if paced else None,
+                             before_sleep=partial(self._before_retry, what))
+        last = policy(self._try, method, url, paced, kwargs)
+        if last.limited:
+            waited = policy.statistics["limited_for"]
+            raise Auth0ApiError(f"{what}: still rate limited after waiting {waited:.0f} s", 429)
+        if last.reason is not None:
+            raise Auth0ApiError(f"{what} failed {self.max_attempts} times; last: {last.reason}")
+        return last.value
 
-    def _backoff_or_raise(self, attempt: int, what: str, reason: str) -> int:
-        if attempt + 1 >= self.max_attempts:
-            raise Auth0ApiError(f"{what} failed {self.max_attempts} times; last: {reason}")
-        delay = backoff_delay(attempt, base=self.backoff_base, cap=self.backoff_cap, rng=self.rng)
-        log.warning("%s failed (%s); retrying in %.1f s", what, reason, delay)
+    def _try(self, method: str, url: str, paced: bool, kwargs: dict[str, Any]) -> Try:
+        """One try: a 429 waits `rate_limit_wait` (at least 1 s: no burst of 429s) out of `max_rate_limit_wait`;
+        5xx and network errors back off, up to `max_attempts` tries; any other answer goes back to the caller."""
+        self.stats.requests += 1
+        sent_at = self.clock()
+        try:
+            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+        except (requests.ConnectionError, requests.Timeout) as error:
+            return Try(None, type(error).__name__)
+        if paced:
+            self.pacer.observe(response.headers, sent_at, self.clock(), refused=response.status_code == 429)
+        if response.status_code == 429:
+            self.stats.rate_limited += 1
+            return Try(response, "HTTP 429", rate_limit_wait(response.headers, self.clock()), limited=True)
+        if response.status_code >= 500:
+            return Try(response, f"HTTP {response.status_code}: {excerpt(response.text)}")
+        return Try(response)
+
+    def _before_retry(self, what: str, state: RetryCallState) -> None:
+        last = state.outcome.result()
+        if last.limited:
+            return log.info("Auth0 rate limit reached; waiting %.1f s for the reset", state.upcoming_sleep)
         self.stats.retries += 1
-        self._pause(delay)
-        return attempt + 1
-
-    def _rate_limit_delay(self, response: requests.Response) -> float:
-        now = self.clock()
-        delay = retry_after_seconds(response.headers, now)
-        if delay is None:
-            delay = rate_limit_reset_seconds(response.headers, now)
-        return min(max(delay if delay is not None else 1.0, 1.0), 60.0)  # at least 1 s: no burst of 429s
-
-    def _wait_for_pacing(self) -> None:
-        delay = self.pacer.delay(self.clock())
-        if delay > 0:
-            self._pause(delay)
+        log.warning("%s failed (%s); retrying in %.1f s", what, last.reason, state.upcoming_sleep)
 
     def _pause(self, seconds: float) -> None:
-        self.stats.waited_seconds += seconds
-        self.sleep(seconds)
+        if seconds > 0:  # the pacer's "no wait" is no call to sleep
+            self.stats.waited_seconds += seconds
+            self.sleep(seconds)
 
     def _get_logs(self, params: dict[str, Any], checkpoint: str | None = None) -> list[dict]:
         """GET /api/v2/logs with the token, refreshed once on a 401; validated as a list of logs."""
         url = f"{self.credentials.base_url}/api/v2/logs"
         for refreshed in (False, True):
-            token = self.access_token()
-            response = self._send(
-                "GET", url, params=params, headers={"Authorization": f"Bearer {token}"}, what="logs request",
-                paced=True,
-            )
-            if response.status_code == 401 and not refreshed:
-                self.token_cache.drop(self._cache_key)
-                continue
-            break
+            headers = {"Authorization": f"Bearer {self.access_token()}"}
+            response = self._send("GET", url, params=params, headers=headers, what="logs request", paced=True)
+            if response.status_code != 401 or refreshed:
+                break
+            self.token_cache.drop(self._cache_key)
         if response.status_code == 401:
             raise Auth0AuthError(
                 "Auth0 refused a fresh token for the logs endpoint (401): the application needs the "
@@ -252,10 +230,8 @@ class Auth0LogsClient:
         if response.status_code == 400 and checkpoint is not None:
             raise CheckpointExpired(checkpoint, excerpt(response.text))
         if response.status_code != 200:
-            raise Auth0ApiError(
-                f"logs request failed with HTTP {response.status_code}: {excerpt(response.text)}",
-                response.status_code,
-            )
+            raise Auth0ApiError(f"logs request failed with HTTP {response.status_code}: {excerpt(response.text)}",
+                                response.status_code)
         return _validated_logs(response)
 
     # ---- reading ----

@@ -16,13 +16,14 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import requests
 
 from auth0_webhooks import USER_AGENT
-from auth0_webhooks.retry import backoff_delay, excerpt, retry_after_seconds
+from auth0_webhooks.retry import RetryPolicy, Try, backoff_delay, excerpt, retry_after_seconds
 from auth0_webhooks.signatures import sign
 
 log = logging.getLogger(__name__)
@@ -93,11 +94,9 @@ def classify(status: int, headers: Mapping[str, str], body: str, now: float) -> 
 
 def encode(logs: Sequence[Mapping], as_batch: bool) -> bytes:
     """The request body: a JSON array of logs (batch mode), or one JSON object (one log per request)."""
-    if not as_batch:
-        if len(logs) != 1:
-            raise ValueError("one-log-per-request mode sends exactly one log per request")
-        return json.dumps(logs[0], separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return json.dumps(list(logs), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    if not as_batch and len(logs) != 1:
+        raise ValueError("one-log-per-request mode sends exactly one log per request")
+    return json.dumps(list(logs) if as_batch else logs[0], separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def webhook_id(logs: Sequence[Mapping]) -> str:
@@ -167,40 +166,33 @@ class WebhookSender:
         return headers
 
     def send(self, body: bytes, message_id: str, content_type: str = "application/json") -> Outcome:
-        """POST until a 2xx; raise WebhookDeliveryError when the answer is permanent or attempts run out."""
-        outcome = Outcome(Verdict.RETRY, None, "not sent")
-        for attempt in range(self.max_attempts):
-            if attempt:
-                self.stats.retries += 1
-                self._wait_before_retry(attempt - 1, outcome)
-            outcome = self._attempt(body, message_id, content_type)
-            if outcome.verdict is Verdict.DELIVERED:
-                self.stats.delivered += 1
-                return outcome
-            if outcome.verdict is not Verdict.RETRY:
-                raise WebhookDeliveryError(outcome, attempt + 1, self.target)
-            log.warning("webhook %s: %s (attempt %d of %d)", self.target, outcome.reason, attempt + 1, self.max_attempts)
-        raise WebhookDeliveryError(outcome, self.max_attempts, self.target)
+        """POST under `RetryPolicy` until a 2xx; WebhookDeliveryError when permanent, gone, or out of attempts."""
+        policy = RetryPolicy(max_attempts=self.max_attempts, sleep=self.sleep, max_server_wait=self.max_retry_after,
+                             backoff=partial(backoff_delay, base=self.backoff_base, cap=self.backoff_cap, rng=self.rng),
+                             after=lambda state: log.warning("webhook %s: %s (attempt %d of %d)", self.target,
+                                                             state.outcome.result().reason, state.attempt_number,
+                                                             self.max_attempts))
+        outcome = policy(self._attempt, body, message_id, content_type).value
+        self.stats.retries += policy.statistics["attempt_number"] - 1
+        if outcome.verdict is not Verdict.DELIVERED:
+            raise WebhookDeliveryError(outcome, policy.statistics["attempt_number"], self.target)
+        self.stats.delivered += 1
+        return outcome
 
-    def _attempt(self, body: bytes, message_id: str, content_type: str) -> Outcome:
+    def _attempt(self, body: bytes, message_id: str, content_type: str) -> Try:
         self.stats.requests += 1
         headers = self.request_headers(body, message_id, content_type)
         try:
-            response = self.session.post(
-                self.url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
-            )
+            response = self.session.post(self.url, data=body, headers=headers, timeout=self.timeout,
+                                         allow_redirects=False)
         except requests.Timeout:
-            return Outcome(Verdict.RETRY, None, f"no answer within {self.timeout:g} s")
+            outcome = Outcome(Verdict.RETRY, None, f"no answer within {self.timeout:g} s")
         except requests.ConnectionError as error:
-            return Outcome(Verdict.RETRY, None, f"connection failed ({type(error).__name__})")
+            outcome = Outcome(Verdict.RETRY, None, f"connection failed ({type(error).__name__})")
         except (requests.exceptions.InvalidHeader, ValueError) as error:
             # The message of these errors repeats the header's value: never show it.
-            return Outcome(Verdict.PERMANENT, None, f"a request header is not valid ({type(error).__name__}): "
-                           "check the Authorization value and the extra headers of the webhook connection")
-        return classify(response.status_code, response.headers, response.text, self.clock())
-
-    def _wait_before_retry(self, retry: int, outcome: Outcome) -> None:
-        delay = backoff_delay(retry, base=self.backoff_base, cap=self.backoff_cap, rng=self.rng)
-        if outcome.wait is not None:
-            delay = max(delay, min(outcome.wait, self.max_retry_after))
-        self.sleep(delay)
+            outcome = Outcome(Verdict.PERMANENT, None, f"a request header is not valid ({type(error).__name__}): "
+                              "check the Authorization value and the extra headers of the webhook connection")
+        else:
+            outcome = classify(response.status_code, response.headers, response.text, self.clock())
+        return Try(outcome, outcome.reason if outcome.verdict is Verdict.RETRY else None, outcome.wait)

@@ -7,6 +7,7 @@ Spec: shared/reference/auth0-logs-api.md and the defects list of original-extens
 from __future__ import annotations
 
 import os
+import random
 import stat
 from datetime import datetime, timedelta, timezone
 from importlib import metadata
@@ -26,6 +27,7 @@ from auth0_webhooks.auth0_client import (
     Auth0ResponseError,
     CheckpointExpired,
 )
+from auth0_webhooks.retry import RetryPolicy, Try
 from auth0_webhooks.token_cache import FileTokenCache, MemoryTokenCache
 
 BASE = "https://tenant.example.auth0.com"
@@ -471,3 +473,80 @@ def test_check_reports_success_and_failure(requests_mock, clock):
     ok, message = make_client(clock).check()
     assert not ok and "401" in message
     assert SECRET not in message
+
+
+# ---------------------------------------------------------------- the shared retry policy
+
+
+def test_rate_limit_waits_do_not_count_as_attempts_between_failures(requests_mock, clock):
+    requests_mock.post(TOKEN_URL, **token_answer())
+    limited = {"status_code": 429, "headers": {"Retry-After": "2"}}
+    requests_mock.get(LOGS_URL, [{"status_code": 500}, limited, limited, {"status_code": 502}, limited,
+                                 {"json": logs_page("2")}])
+    client = make_client(clock, max_attempts=3, backoff_base=0.5)
+    assert client.logs_after("1") == logs_page("2")
+    assert len(logs_requests(requests_mock)) == 6
+    assert clock.sleeps[1:3] == [pytest.approx(2.0)] * 2 and clock.sleeps[4] == pytest.approx(2.0)
+    assert 0.25 <= clock.sleeps[0] <= 0.5 and 0.5 <= clock.sleeps[3] <= 1.0  # backoff counts failures only
+    assert (client.stats.retries, client.stats.rate_limited) == (2, 3)
+    assert client.stats.waited_seconds == pytest.approx(sum(clock.sleeps))
+    assert client.stats.requests == 7  # the token request, then six on the logs endpoint
+
+
+def test_rate_limit_budget_error_names_the_total_wait(requests_mock, clock):
+    requests_mock.post(TOKEN_URL, **token_answer())
+    requests_mock.get(LOGS_URL, status_code=429, headers={"Retry-After": "30"})
+    client = make_client(clock, max_rate_limit_wait=100)
+    with pytest.raises(Auth0ApiError, match="still rate limited after waiting 120 s"):
+        client.logs_after("1")
+    assert clock.sleeps == [pytest.approx(30.0)] * 3
+    assert client.stats.rate_limited == 4 and client.stats.retries == 0
+
+
+def test_429_without_headers_waits_one_second_and_a_far_reset_at_most_a_minute(requests_mock, clock):
+    requests_mock.post(TOKEN_URL, **token_answer())
+    requests_mock.get(LOGS_URL, [{"status_code": 429}, {"status_code": 429, "headers": {"Retry-After": "0"}},
+                                 {"status_code": 429, "headers": {"x-ratelimit-reset": str(int(T0) + 3600)}},
+                                 {"json": logs_page("2")}])
+    make_client(clock).logs_after("1")
+    assert clock.sleeps == [pytest.approx(1.0), pytest.approx(1.0), pytest.approx(60.0)]
+
+
+def test_giving_up_draws_no_backoff_from_the_injected_rng(requests_mock, clock):
+    class CountingRandom(random.Random):
+        draws = 0
+
+        def uniform(self, a, b):
+            self.draws += 1
+            return super().uniform(a, b)
+
+    requests_mock.post(TOKEN_URL, **token_answer())
+    requests_mock.get(LOGS_URL, status_code=503)
+    rng = CountingRandom(1)
+    with pytest.raises(Auth0ApiError):
+        make_client(clock, max_attempts=4, rng=rng).logs_after("1")
+    assert rng.draws == len(clock.sleeps) == 3
+
+
+def test_other_errors_are_not_retried_and_propagate(requests_mock, clock):
+    requests_mock.post(TOKEN_URL, **token_answer())
+    requests_mock.get(LOGS_URL, exc=requests.exceptions.InvalidURL("bad"))
+    with pytest.raises(requests.exceptions.InvalidURL):
+        make_client(clock).logs_after("1")
+    assert len(logs_requests(requests_mock)) == 1 and clock.sleeps == []
+
+
+def test_retry_policy_counts_per_call_and_can_be_reused():
+    sleeps: list[float] = []
+    policy = RetryPolicy(max_attempts=3, backoff=lambda failures: 10.0 + failures, sleep=sleeps.append,
+                         max_server_wait=50.0, limit_budget=5.0)
+    tries = iter([Try(None, "a"), Try(None, "b", wait=99.0), Try("done")])
+    assert policy(lambda: next(tries)) == Try("done")
+    assert sleeps == [10.0, 50.0]  # the second wait is the server's, capped at max_server_wait
+    assert (policy.statistics["attempt_number"], policy.statistics["failures"]) == (3, 2)
+
+    sleeps.clear()
+    tries = iter([Try(None, "limit", wait=2.0, limited=True)] * 3)
+    last = policy(lambda: next(tries))
+    assert last.limited and sleeps == [2.0, 2.0]  # a third 2 s wait would pass the 5 s budget
+    assert policy.statistics["limited_for"] == 6.0 and "failures" not in policy.statistics

@@ -378,3 +378,40 @@ def test_retries_keep_the_webhook_id_and_re_sign_with_a_fresh_timestamp(requests
 def test_delivery_error_outcome_is_kept():
     error = WebhookDeliveryError(Outcome(Verdict.RETRY, 500, "HTTP 500"), 5, "https://h")
     assert error.outcome.status == 500 and error.attempts == 5 and not error.permanent
+
+
+# ---------------------------------------------------------------- the shared retry policy
+
+
+def test_retry_after_is_capped_at_max_retry_after(requests_mock, clock):
+    requests_mock.post(URL, [{"status_code": 503, "headers": {"Retry-After": "3600"}}, {"status_code": 200}])
+    sender(clock, max_retry_after=120.0).send(BODY, MSG)
+    assert clock.sleeps == [pytest.approx(120.0)]
+
+
+def test_one_warning_per_failed_attempt_including_the_last(requests_mock, clock, caplog):
+    requests_mock.post(URL, status_code=502)
+    hook = sender(clock, max_attempts=3)
+    with caplog.at_level("WARNING", logger="auth0_webhooks.webhook_client"), pytest.raises(WebhookDeliveryError):
+        hook.send(BODY, MSG)
+    lines = [record.getMessage() for record in caplog.records if record.name == "auth0_webhooks.webhook_client"]
+    assert lines == [f"webhook https://hooks.example.com/…: HTTP 502 (attempt {n} of 3)" for n in (1, 2, 3)]
+    assert (hook.stats.requests, hook.stats.retries, hook.stats.delivered) == (3, 2, 0)
+
+
+def test_permanent_answer_after_retries_stops_at_once_with_the_attempt_count(requests_mock, clock):
+    requests_mock.post(URL, [{"status_code": 500}, {"status_code": 404}, {"status_code": 200}])
+    hook = sender(clock)
+    with pytest.raises(WebhookDeliveryError) as caught:
+        hook.send(BODY, MSG)
+    assert caught.value.attempts == 2 and caught.value.permanent
+    assert requests_mock.call_count == 2 and len(clock.sleeps) == 1
+    assert hook.stats.retries == 1
+
+
+def test_stats_add_up_across_sends(requests_mock, clock):
+    requests_mock.post(URL, [{"status_code": 500}, {"status_code": 200}, {"status_code": 204}])
+    hook = sender(clock)
+    hook.send(BODY, MSG)
+    hook.send(BODY, MSG)
+    assert (hook.stats.requests, hook.stats.retries, hook.stats.delivered) == (3, 1, 2)
