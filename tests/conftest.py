@@ -5,6 +5,7 @@ Set before Airflow is imported anywhere, so that no test touches a user's ~/airf
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -15,6 +16,12 @@ _HOME = Path(tempfile.mkdtemp(prefix="auth0-webhooks-tests-"))
 os.environ["AIRFLOW_HOME"] = str(_HOME)
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO / "plugins")
+# A second bundle holds the README's example DAG, so that dag.test() can run it (tests/dag/test_own_dag.py).
+_LOCAL = "airflow.dag_processing.bundles.local.LocalDagBundle"
+os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps([
+    {"name": "dags-folder", "classpath": _LOCAL, "kwargs": {}},
+    {"name": "examples", "classpath": _LOCAL, "kwargs": {"path": str(REPO / "examples"), "refresh_interval": 0}},
+])
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME / 'airflow.db'}"
 os.environ["AUTH0_WEBHOOKS_TOKEN_CACHE"] = str(_HOME / "token-cache")

@@ -111,19 +111,29 @@ class CheckpointStore:
         self._set(self.key, new)
         return True
 
-    def advance(self, expected: str | None, units: Sequence[Any], reports: Sequence[Any]) -> Acknowledged:
-        """For a DAG of your own: move the checkpoint from `expected` over what `reports` (the
-        LogsToWebhookOperator results) acknowledged of `units` (read_units' XCom values); raises
-        RunFailed, after moving it over the acknowledged prefix, when a unit was not delivered."""
+    def advance(self, units: Sequence[Any], *, delivered_by: str = "deliver",
+                reports: Sequence[Any] | None = None) -> Acknowledged:
+        """For a DAG of your own: move the checkpoint over what the LogsToWebhookOperator task
+        `delivered_by` acknowledged of `units` (read_units' XCom values), by compare-and-set from
+        where the read started. Call it in a task downstream of the delivery (trigger rule all_done):
+        it reads the delivery tasks' progress, failed ones included (`reports` overrides that).
+        Raises RunFailed, after moving the checkpoint over the acknowledged prefix, when a unit was
+        not delivered: the next run sends the rest."""
         read = [Unit.from_xcom(unit) for unit in units]
-        slot_reports = [SlotReport.from_xcom(report) for report in reports]
-        ack = acknowledged_prefix(None, [unit.summary("read") for unit in read],
-                                  acknowledged_units(slot_reports, read[0].read_id if read else None))
+        if not read:
+            return acknowledged_prefix(None, [], {})
+        if reports is None:
+            from airflow.sdk import get_current_context
+
+            reports = runtime.as_list(get_current_context()["ti"].xcom_pull(task_ids=delivered_by, key=PROGRESS_KEY))
+        progress = acknowledged_units([SlotReport.from_xcom(report) for report in reports], read[0].read_id)
+        ack = acknowledged_prefix(None, [unit.summary(delivered_by) for unit in read], progress)
         if ack.checkpoint:
-            self.compare_and_set(expected, ack.checkpoint.log_id)
+            self.compare_and_set(read[0].after, ack.checkpoint.log_id)
         if not ack.complete:
-            raise RunFailed(f"unit {ack.first_incomplete_unit} was not fully delivered; the checkpoint stops "
-                            f"before its first unacknowledged log ({ack.logs_delivered} logs delivered)")
+            raise RunFailed(f"unit {ack.first_incomplete_unit} of {len(read)} was not fully delivered; the "
+                            f"checkpoint stops before its first unacknowledged log ({ack.logs_delivered} logs "
+                            "delivered). The next run sends the rest.")
         return ack
 
 
@@ -174,8 +184,7 @@ def slot_reports(ti: Any, slots: int) -> list[SlotReport | None]:
     if not slots:
         return []
     pulled = ti.xcom_pull(task_ids=DELIVER_TASK_ID, key=PROGRESS_KEY, map_indexes=list(range(slots)))
-    values = [] if pulled is None else [pulled] if isinstance(pulled, dict) else list(pulled)
-    return [SlotReport.from_xcom(value) for value in values]
+    return [SlotReport.from_xcom(value) for value in runtime.as_list(pulled)]
 
 
 def _commit(ti: Any, summary: ReadSummary, report: RunReport) -> None:

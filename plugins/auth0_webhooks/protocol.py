@@ -91,6 +91,7 @@ class Unit:
     index: int
     deliveries: list[Delivery]
     read_id: str | None = None  # the read that cut it: a retry never resumes another read's progress
+    after: str | None = None  # read_units: the checkpoint the read started after (what the commit expects)
 
     @property
     def logs(self) -> int:
@@ -102,14 +103,15 @@ class Unit:
         return UnitSummary(self.index, task_id, label, len(self.deliveries), self.logs, self.deliveries[-1].checkpoint)
 
     def to_xcom(self) -> str:
-        value = {"index": self.index, "read_id": self.read_id,
+        value = {"index": self.index, "read_id": self.read_id, "after": self.after,
                  "deliveries": [delivery.to_xcom() for delivery in self.deliveries]}
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
     def from_xcom(cls, value: str | bytes | Mapping) -> Unit:
         value = json.loads(value) if isinstance(value, (str, bytes)) else value
-        return cls(int(value["index"]), [Delivery.from_xcom(d) for d in value["deliveries"]], value.get("read_id"))
+        return cls(int(value["index"]), [Delivery.from_xcom(d) for d in value["deliveries"]], value.get("read_id"),
+                   value.get("after"))
 
 
 @dataclass

@@ -420,7 +420,7 @@ def _publisher(ti: Any, task_id: str, next_index: int, job: ReadJob, deadline: f
 def _slots_view(ti: Any, job: ReadJob) -> SlotsView:
     reports = ti.xcom_pull(task_ids=DELIVER_TASK_ID, key=PROGRESS_KEY, map_indexes=list(range(job.slots)))
     states = ti.get_task_states(dag_id=ti.dag_id, task_ids=[DELIVER_TASK_ID], run_ids=[ti.run_id])
-    return slots_view([SlotReport.from_xcom(r) for r in _as_list(reports)],
+    return slots_view([SlotReport.from_xcom(r) for r in runtime.as_list(reports)],
                       list(((states or {}).get(ti.run_id) or {}).values()), job.read_id)
 
 
@@ -428,13 +428,6 @@ def _auth0_client() -> Any:
     from auth0_webhooks.hooks.auth0 import Auth0Hook
 
     return Auth0Hook().get_conn()
-
-
-def _as_list(value: Any) -> list:
-    """XCom pulled for several map indexes (a list, or a lazy sequence), or one value, as a list."""
-    if value is None:
-        return []
-    return [value] if isinstance(value, (dict, str)) else list(value)
 
 
 # ---- for a DAG of your own ----
@@ -458,4 +451,4 @@ def read_units(client: Auth0LogsClient, checkpoint: str | None, settings: Settin
         log.warning("%s", result.gap.describe())
     plan = planner.plan
     cut = final_units(job, planner) or ([[Delivery([], plan.last)]] if plan.last else [])
-    return [Unit(index, deliveries, job.read_id) for index, deliveries in enumerate(cut)]
+    return [Unit(index, deliveries, job.read_id, checkpoint) for index, deliveries in enumerate(cut)]

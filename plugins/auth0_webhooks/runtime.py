@@ -77,3 +77,8 @@ def peak_rss_mb() -> float:
     """This process's peak resident memory so far, in MB."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+
+
+def as_list(value: Any) -> list:
+    """An XCom pulled for several map indexes (a list, or a lazy sequence), or one value, as a list."""
+    return [] if value is None else [value] if isinstance(value, (dict, str)) else list(value)
