@@ -1,4 +1,4 @@
-"""auth0_webhooks.checkpoint: advance over the acknowledged prefix only; compare-and-set writes.
+"""auth0_webhooks.commit: advance over the acknowledged prefix only; compare-and-set writes.
 
 Spec: original-extension.md, first defect: a batch that failed must never be passed over by
 the checkpoint (those logs were lost for good).
@@ -8,85 +8,98 @@ from __future__ import annotations
 
 import pytest
 
-from auth0_webhooks.checkpoint import Acknowledged, CheckpointConflict, CheckpointStore, acknowledged_prefix
+from auth0_webhooks.commit import Acknowledged, CheckpointConflict, CheckpointStore, acknowledged_prefix
+from auth0_webhooks.protocol import Checkpoint, UnitProgress, UnitSummary
 
-LEAD = ("L0000", "2026-01-01T00:00:00.000Z")
-# Three units of 2 deliveries each (100 logs per delivery).
-UNITS = [
-    {"deliveries": 2, "logs": 200, "checkpoint": "L0200", "checkpoint_date": "d200"},
-    {"deliveries": 2, "logs": 200, "checkpoint": "L0400", "checkpoint_date": "d400"},
-    {"deliveries": 2, "logs": 200, "checkpoint": "L0600", "checkpoint_date": "d600"},
-]
+LEAD = Checkpoint("L0000", "2026-01-01T00:00:00.000Z")
 
 
-def done(unit: dict) -> dict:
-    return {"acked": unit["deliveries"], "logs_acked": unit["logs"], "checkpoint": unit["checkpoint"],
-            "checkpoint_date": unit["checkpoint_date"]}
+def summary(index: int, last: int) -> UnitSummary:
+    """Unit `index` of 2 deliveries of 100 logs each, ending on log L<last>."""
+    return UnitSummary(index, "read_logs", f"L{last - 199:04d}..L{last:04d} (200 logs)", 2, 200,
+                       Checkpoint(f"L{last:04d}", f"d{last}"))
 
 
-PARTIAL_1 = {"acked": 1, "logs_acked": 100, "checkpoint": "L0300", "checkpoint_date": "d300"}
+UNITS = [summary(0, 200), summary(1, 400), summary(2, 600)]
+
+
+def done(unit: UnitSummary) -> UnitProgress:
+    return UnitProgress(acked=unit.deliveries, deliveries=unit.deliveries, logs_acked=unit.logs,
+                        checkpoint=unit.checkpoint)
+
+
+PARTIAL_1 = UnitProgress(acked=1, deliveries=2, logs_acked=100, checkpoint=Checkpoint("L0300", "d300"))
 
 
 def test_never_moves_past_a_gap():
-    result = acknowledged_prefix(LEAD, UNITS, [done(UNITS[0]), PARTIAL_1, done(UNITS[2])])
+    result = acknowledged_prefix(LEAD, UNITS, {0: done(UNITS[0]), 1: PARTIAL_1, 2: done(UNITS[2])})
     assert result == Acknowledged(
-        checkpoint="L0300",
-        checkpoint_date="d300",
+        checkpoint=Checkpoint("L0300", "d300"),
         logs_delivered=300,
         logs_acknowledged_after_gap=200,
-        complete=False,
         first_incomplete_unit=1,
     )
+    assert not result.complete
 
 
 def test_unit_with_nothing_acknowledged_stops_at_the_previous_unit():
-    zero = {"acked": 0, "logs_acked": 0, "checkpoint": "L0200", "checkpoint_date": "d200"}
-    result = acknowledged_prefix(LEAD, UNITS, [done(UNITS[0]), zero, done(UNITS[2])])
-    assert (result.checkpoint, result.checkpoint_date) == ("L0200", "d200")
+    zero = UnitProgress(acked=0, deliveries=2, logs_acked=0, checkpoint=Checkpoint("L0399", "d399"))
+    result = acknowledged_prefix(LEAD, UNITS, {0: done(UNITS[0]), 1: zero, 2: done(UNITS[2])})
+    assert result.checkpoint == Checkpoint("L0200", "d200")
     assert result.logs_delivered == 200
     assert result.logs_acknowledged_after_gap == 200
     assert result.first_incomplete_unit == 1 and not result.complete
 
 
 def test_killed_task_reports_none():
-    result = acknowledged_prefix(LEAD, UNITS, [done(UNITS[0]), None, done(UNITS[2])])
-    assert result.checkpoint == "L0200"
+    result = acknowledged_prefix(LEAD, UNITS, {0: done(UNITS[0]), 2: done(UNITS[2])})  # unit 1: no report
+    assert result.checkpoint == Checkpoint("L0200", "d200")
     assert result.logs_delivered == 200
     assert result.logs_acknowledged_after_gap == 200
     assert result.first_incomplete_unit == 1
 
 
 def test_first_unit_killed_keeps_the_lead():
-    result = acknowledged_prefix(LEAD, UNITS, [None, None, None])
-    assert (result.checkpoint, result.checkpoint_date) == LEAD
+    result = acknowledged_prefix(LEAD, UNITS, {})
+    assert result.checkpoint == LEAD
     assert result.logs_delivered == 0 and result.logs_acknowledged_after_gap == 0
     assert result.first_incomplete_unit == 0 and not result.complete
 
 
 def test_missing_progress_entries_count_as_never_reported():
-    result = acknowledged_prefix(LEAD, UNITS, [done(UNITS[0])])
-    assert result.checkpoint == "L0200" and result.first_incomplete_unit == 1
+    result = acknowledged_prefix(LEAD, UNITS, {0: done(UNITS[0])})
+    assert result.checkpoint == Checkpoint("L0200", "d200") and result.first_incomplete_unit == 1
 
 
 def test_all_complete_moves_to_the_last_unit():
-    result = acknowledged_prefix(LEAD, UNITS, [done(unit) for unit in UNITS])
-    assert result == Acknowledged("L0600", "d600", 600, 0, True, None)
+    result = acknowledged_prefix(LEAD, UNITS, {unit.index: done(unit) for unit in UNITS})
+    assert result == Acknowledged(Checkpoint("L0600", "d600"), 600, 0, None) and result.complete
 
 
 def test_lead_only_when_everything_was_filtered_out():
-    result = acknowledged_prefix(("L0042", "d42"), [], [])
-    assert result == Acknowledged("L0042", "d42", 0, 0, True, None)
+    result = acknowledged_prefix(Checkpoint("L0042", "d42"), [], {})
+    assert result == Acknowledged(Checkpoint("L0042", "d42"), 0, 0, None) and result.complete
 
 
 def test_nothing_at_all():
-    assert acknowledged_prefix((None, None), [], []) == Acknowledged(None, None, 0, 0, True, None)
+    result = acknowledged_prefix(None, [], {})
+    assert result == Acknowledged(None, 0, 0, None) and result.complete
 
 
 def test_later_partial_units_do_not_count_before_the_gap():
-    partial_2 = {"acked": 1, "logs_acked": 100, "checkpoint": "L0500", "checkpoint_date": "d500"}
-    result = acknowledged_prefix(LEAD, UNITS, [None, done(UNITS[1]), partial_2])
-    assert result.checkpoint == LEAD[0]
+    partial_2 = UnitProgress(acked=1, deliveries=2, logs_acked=100, checkpoint=Checkpoint("L0500", "d500"))
+    result = acknowledged_prefix(LEAD, UNITS, {1: done(UNITS[1]), 2: partial_2})
+    assert result.checkpoint == LEAD
     assert result.logs_acknowledged_after_gap == 300
+
+
+def test_progress_is_matched_by_unit_index_not_by_position():
+    """read_more's units are numbered on from read_logs'; reports of units the summary does not list
+    (another reader's, or beyond the read) count for nothing."""
+    later = [summary(5, 200), summary(6, 400)]
+    stray = UnitProgress(acked=2, deliveries=2, logs_acked=200, checkpoint=Checkpoint("L0999", "d999"))
+    result = acknowledged_prefix(LEAD, later, {0: stray, 5: done(later[0]), 7: stray})
+    assert result == Acknowledged(Checkpoint("L0200", "d200"), 200, 0, 1)
 
 
 # ---------------------------------------------------------------- CheckpointStore

@@ -12,7 +12,8 @@ import random
 
 import pytest
 
-from auth0_webhooks.planning import Delivery, Plan, Planner, plan_deliveries, split_into_units, unit_label
+from auth0_webhooks.planning import Planner, plan_deliveries, split_into_units
+from auth0_webhooks.protocol import Checkpoint, Delivery, Plan, Unit
 
 
 def make_logs(count: int, start: int = 1, types: str | None = None) -> list[dict]:
@@ -37,6 +38,16 @@ def ids(delivery: Delivery) -> list[str]:
     return [log["log_id"] for log in delivery.logs]
 
 
+def at(log: dict) -> Checkpoint:
+    """The position of `log`."""
+    return Checkpoint(log["log_id"], log["date"])
+
+
+def through_xcom(plan: Plan) -> Plan:
+    """A plan as read_more reads it from read_logs' hand-over."""
+    return Plan.from_xcom(json.loads(json.dumps(plan.to_xcom())))
+
+
 # ---------------------------------------------------------------- deliveries
 
 
@@ -56,17 +67,17 @@ def test_one_log_per_delivery_when_not_sending_as_batch():
     logs = make_logs(5)
     plan = plan_deliveries(logs, keep_all, 100, False)
     assert [ids(d) for d in plan.deliveries] == [[log["log_id"]] for log in logs]
-    assert [d.checkpoint for d in plan.deliveries] == [log["log_id"] for log in logs]
+    assert [d.checkpoint for d in plan.deliveries] == [at(log) for log in logs]
 
 
 def test_each_checkpoint_is_its_last_log_when_nothing_is_filtered():
     plan = plan_deliveries(make_logs(5), keep_all, 2, True)
-    assert [(ids(d), d.checkpoint) for d in plan.deliveries] == [
+    assert [(ids(d), d.checkpoint.log_id) for d in plan.deliveries] == [
         (["L0001", "L0002"], "L0002"),
         (["L0003", "L0004"], "L0004"),
         (["L0005"], "L0005"),
     ]
-    assert plan.lead_checkpoint is None
+    assert plan.lead is None
 
 
 def test_checkpoint_extends_over_following_filtered_out_logs():
@@ -75,14 +86,12 @@ def test_checkpoint_extends_over_following_filtered_out_logs():
     plan = plan_deliveries(logs, keep_k, 2, True)
     assert [ids(d) for d in plan.deliveries] == [["L0001", "L0002"], ["L0005", "L0007"]]
     # The first delivery passes over L0003, L0004 (dropped, before the next kept log).
-    assert plan.deliveries[0].checkpoint == "L0004"
-    assert plan.deliveries[0].checkpoint_date == logs[3]["date"]
+    assert plan.deliveries[0].checkpoint == Checkpoint("L0004", logs[3]["date"])
     # The last delivery passes over the trailing dropped logs: the run's last log.
-    assert plan.deliveries[1].checkpoint == "L0009"
-    assert plan.deliveries[1].checkpoint_date == logs[8]["date"]
-    assert plan.lead_checkpoint is None
+    assert plan.deliveries[1].checkpoint == Checkpoint("L0009", logs[8]["date"])
+    assert plan.lead is None
     assert (plan.logs_read, plan.logs_kept) == (9, 4)
-    assert (plan.last_log_id, plan.last_log_date) == ("L0009", logs[8]["date"])
+    assert plan.last == Checkpoint("L0009", logs[8]["date"])
 
 
 def test_checkpoint_never_passes_the_first_log_of_the_next_delivery():
@@ -90,13 +99,13 @@ def test_checkpoint_never_passes_the_first_log_of_the_next_delivery():
     plan = plan_deliveries(logs, keep_k, 1, True)
     position = {log["log_id"]: index for index, log in enumerate(logs)}
     for current, following in zip(plan.deliveries, plan.deliveries[1:]):
-        assert position[current.checkpoint] == position[following.logs[0]["log_id"]] - 1
+        assert position[current.checkpoint.log_id] == position[following.logs[0]["log_id"]] - 1
 
 
 def test_lead_checkpoint_covers_dropped_logs_before_the_first_kept_one():
     logs = make_logs(5, types="dddkk")
     plan = plan_deliveries(logs, keep_k, 100, True)
-    assert (plan.lead_checkpoint, plan.lead_checkpoint_date) == ("L0003", logs[2]["date"])
+    assert plan.lead == Checkpoint("L0003", logs[2]["date"])
     assert [ids(d) for d in plan.deliveries] == [["L0004", "L0005"]]
 
 
@@ -104,7 +113,7 @@ def test_everything_filtered_out_moves_only_the_lead_checkpoint():
     logs = make_logs(4, types="dddd")
     plan = plan_deliveries(logs, keep_k, 100, True)
     assert plan.deliveries == []
-    assert plan.lead_checkpoint == "L0004"
+    assert plan.lead == plan.last == Checkpoint("L0004", logs[3]["date"])
     assert (plan.logs_read, plan.logs_kept) == (4, 0)
 
 
@@ -114,7 +123,7 @@ def test_no_logs_gives_an_empty_plan():
 
 def test_numeric_log_ids_become_strings():
     plan = plan_deliveries([{"log_id": 900123, "type": "k"}], keep_all, 10, True)
-    assert plan.deliveries[0].checkpoint == "900123"
+    assert plan.deliveries[0].checkpoint == Checkpoint("900123", None)
 
 
 @pytest.mark.parametrize("send_as_batch", [True, False])
@@ -134,15 +143,17 @@ def test_planner_pages_starting_with_dropped_logs():
     logs = make_logs(6, types="ddkddk")
     planner = Planner(keep_k, 10, True)
     planner.add(logs[:2])
-    assert planner.plan.lead_checkpoint == "L0002" and planner.plan.deliveries == []
+    assert planner.plan.lead == at(logs[1]) and planner.plan.deliveries == []
     planner.add(logs[2:])
-    assert planner.plan.lead_checkpoint == "L0002"
-    assert planner.plan.deliveries[0].checkpoint == "L0006"
+    assert planner.plan.lead == at(logs[1])
+    assert planner.plan.deliveries[0].checkpoint == at(logs[5])
 
 
 def test_to_xcom_is_plain_data():
     delivery = plan_deliveries(make_logs(2), keep_all, 10, True).deliveries[0]
-    assert delivery.to_xcom() == {"logs": make_logs(2), "checkpoint": "L0002", "checkpoint_date": make_logs(2)[1]["date"]}
+    assert delivery.to_xcom() == {"logs": make_logs(2),
+                                  "checkpoint": {"log_id": "L0002", "date": make_logs(2)[1]["date"]}}
+    assert json.loads(json.dumps(delivery.to_xcom())) == delivery.to_xcom()
 
 
 # ---------------------------------------------------------------- units
@@ -152,7 +163,7 @@ def deliveries_of(sizes: list[int]) -> list[Delivery]:
     result, start = [], 1
     for size in sizes:
         logs = make_logs(size, start=start)
-        result.append(Delivery(logs, logs[-1]["log_id"]))
+        result.append(Delivery(logs, Checkpoint(logs[-1]["log_id"])))
         start += size
     return result
 
@@ -197,8 +208,10 @@ def test_fewer_deliveries_than_min_units_gives_one_unit_each():
 
 def test_unit_label_shows_first_and_last_log_id_and_count():
     deliveries = deliveries_of([2, 3])
-    assert unit_label(deliveries) == "L0001..L0005 (5 logs)"
-    assert unit_label(deliveries[:1]) == "L0001..L0002 (2 logs)"
+    assert Unit(0, deliveries).summary("read_logs").label == "L0001..L0005 (5 logs)"
+    assert Unit(0, deliveries[:1]).summary("read_logs").label == "L0001..L0002 (2 logs)"
+    only_dropped = Unit(0, [Delivery([], Checkpoint("L0009"))])  # read_units: carries the checkpoint past them
+    assert only_dropped.summary("read_logs").label == "no logs to send (all filtered out)"
 
 
 # ---------------------------------------------------------------- streaming: units cut while reading
@@ -230,7 +243,7 @@ def test_closed_units_wait_until_the_next_delivery_begins():
     assert planner.closed_units() == []
     planner.add(make_logs(1, start=5, types="k"))
     units = planner.closed_units()
-    assert [[(ids(d), d.checkpoint) for d in unit] for unit in units] == [[(["L0001", "L0002"], "L0004")]]
+    assert [[(ids(d), d.checkpoint.log_id) for d in unit] for unit in units] == [[(["L0001", "L0002"], "L0004")]]
     assert [ids(d) for d in planner.plan.deliveries] == [["L0005"]]
 
 
@@ -239,7 +252,7 @@ def test_closed_units_one_log_per_delivery():
     planner.add(make_logs(5, types="kdkdd"))
     assert planner.closed_units() == []  # two deliveries, the second still open
     planner.add(make_logs(1, start=6, types="k"))
-    assert [[d.checkpoint for d in unit] for unit in planner.closed_units()] == [["L0002", "L0005"]]
+    assert [[d.checkpoint.log_id for d in unit] for unit in planner.closed_units()] == [["L0002", "L0005"]]
 
 
 def test_without_a_unit_size_nothing_is_closed_and_closed_rest_keeps_the_last_delivery():
@@ -271,7 +284,7 @@ def test_a_closed_unit_never_changes_afterwards(seed, send_as_batch):
 @pytest.mark.parametrize("send_as_batch", [True, False])
 @pytest.mark.parametrize("seed", range(12))
 def test_units_cut_while_reading_and_handed_over_add_up_to_the_whole_plan(seed, send_as_batch):
-    """read_logs: closed units per page, then closed_rest and state(); read_more: restore, closed
+    """read_logs: closed units per page, then closed_rest and the plan to XCom; read_more: restore, closed
     units per page, then the final split: the deliveries are those of one plan over all the logs."""
     rng = random.Random(100 + seed)
     logs = random_logs(rng, 200)
@@ -285,8 +298,7 @@ def test_units_cut_while_reading_and_handed_over_add_up_to_the_whole_plan(seed, 
         first.add(page)
         units.extend(first.closed_units())
     units.append(first.closed_rest())
-    state = json.loads(json.dumps(first.state()))  # through XCom
-    more = Planner(keep_k, 4, send_as_batch, per_unit).restore(state)
+    more = Planner(keep_k, 4, send_as_batch, per_unit).restore(through_xcom(first.plan))
     assert more.plan == first.plan
     for page in pages[cut:]:
         more.add(page)
@@ -295,13 +307,12 @@ def test_units_cut_while_reading_and_handed_over_add_up_to_the_whole_plan(seed, 
     assert all(len(unit) <= per_unit for unit in units[:-3])
     assert flat(units) == whole.deliveries
     rest = more.plan
-    assert (rest.lead_checkpoint, rest.lead_checkpoint_date) == (whole.lead_checkpoint, whole.lead_checkpoint_date)
-    assert (rest.logs_read, rest.logs_kept, rest.last_log_id, rest.last_log_date) == (
-        whole.logs_read, whole.logs_kept, whole.last_log_id, whole.last_log_date)
+    assert rest.lead == whole.lead
+    assert (rest.logs_read, rest.logs_kept, rest.last) == (whole.logs_read, whole.logs_kept, whole.last)
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_state_and_restore_mid_stream_give_the_same_plan_as_one_uninterrupted_planner(seed):
+def test_plan_through_xcom_and_restore_mid_stream_give_the_same_plan_as_one_uninterrupted_planner(seed):
     rng = random.Random(200 + seed)
     logs = random_logs(rng, 120)
     pages = pages_of(logs, rng)
@@ -312,22 +323,24 @@ def test_state_and_restore_mid_stream_give_the_same_plan_as_one_uninterrupted_pl
         planner = Planner(keep_k, 3, True)
         for page in pages[:cut]:
             planner.add(page)
-        restored = Planner(keep_k, 3, True).restore(json.loads(json.dumps(planner.state())))
+        restored = Planner(keep_k, 3, True).restore(through_xcom(planner.plan))
         for page in pages[cut:]:
             restored.add(page)
         assert restored.plan == whole.plan, cut
 
 
-def test_a_state_with_only_dropped_logs_keeps_the_lead_checkpoint():
+def test_a_plan_with_only_dropped_logs_keeps_the_lead_checkpoint():
     planner = Planner(keep_k, 10, True, 1)
     planner.add(make_logs(3, types="ddd"))
-    restored = Planner(keep_k, 10, True, 1).restore(json.loads(json.dumps(planner.state())))
-    assert restored.plan.lead_checkpoint == "L0003" and restored.plan.deliveries == []
+    restored = Planner(keep_k, 10, True, 1).restore(through_xcom(planner.plan))
+    assert restored.plan.lead == at(make_logs(3)[2]) and restored.plan.deliveries == []
     restored.add(make_logs(2, start=4, types="dk"))
-    assert restored.plan.lead_checkpoint == "L0004" and [ids(d) for d in restored.plan.deliveries] == [["L0005"]]
+    assert restored.plan.lead == at(make_logs(1, start=4)[0])
+    assert [ids(d) for d in restored.plan.deliveries] == [["L0005"]]
 
 
 def test_delivery_from_xcom_round_trip():
-    delivery = Delivery(make_logs(2), "L0002", "2026-01-01T00:00:02.000Z")
+    delivery = Delivery(make_logs(2), Checkpoint("L0002", "2026-01-01T00:00:02.000Z"))
     assert Delivery.from_xcom(json.loads(json.dumps(delivery.to_xcom()))) == delivery
-    assert Delivery.from_xcom({"logs": [], "checkpoint": 900123}) == Delivery([], "900123", None)
+    numeric = Delivery.from_xcom({"logs": [], "checkpoint": {"log_id": 900123}})
+    assert numeric == Delivery([], Checkpoint("900123", None))
