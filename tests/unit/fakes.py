@@ -1,12 +1,18 @@
 """Fakes of what Airflow gives a task, shared by the unit tests: XCom and task states of one run
-(`XComs`, `FakeTI`) and the task state store. Values go through JSON, as Airflow stores them."""
+(`XComs`, `FakeTI`), the task state store, the Variables, and running an operator as a worker
+would (`execute`). Values go through JSON, as Airflow stores them."""
 
 from __future__ import annotations
 
 import json
 import threading
+from typing import Any
 
-from auth0_webhooks.names import DAG_ID, DELIVER_TASK_ID
+from airflow.sdk.bases.xcom import BaseXCom
+
+from auth0_webhooks import runtime
+from auth0_webhooks.names import DAG_ID, DELIVER_TASK_ID, MORE_TASK_ID, READ_TASK_ID
+from auth0_webhooks.protocol import Unit
 
 NOTSET = object()
 
@@ -49,6 +55,11 @@ class XComs:
 
     def unit_keys(self) -> list[tuple[str, int, str]]:
         return [k for k, _ in self.items() if k[2].startswith("unit-")]
+
+    def units(self) -> dict[int, Unit]:
+        """Every unit the readers published and that is still in XCom, by index."""
+        return {int(key[len("unit-"):]): Unit.from_xcom(value) for (task, _, key), value in self.items()
+                if task in (READ_TASK_ID, MORE_TASK_ID) and key.startswith("unit-")}
 
 
 class FakeTI:
@@ -106,3 +117,28 @@ class FakeStateStore:
 
     def delete(self, key: str) -> None:
         self.values.pop(key, None)
+
+
+def fake_variables(monkeypatch) -> dict[str, str]:  # noqa: ANN001
+    """Airflow Variables as a dict: runtime.variable_get / variable_set read and write it."""
+    store: dict[str, str] = {}
+    monkeypatch.setattr(runtime, "variable_get", lambda key: store.get(key))
+    monkeypatch.setattr(runtime, "variable_set", lambda key, value: store.__setitem__(key, value))
+    return store
+
+
+def fake_xcoms(monkeypatch) -> XComs:  # noqa: ANN001
+    """One run's XComs; BaseXCom.delete (a slot deleting an acknowledged unit) deletes from them."""
+    store = XComs()
+    monkeypatch.setattr(BaseXCom, "delete", store.delete)
+    return store
+
+
+def execute(operator: Any, ti: FakeTI, state: FakeStateStore | None = None) -> tuple[Any, dict]:
+    """Run `operator` as a worker would for task instance `ti`: (its return value, the context)."""
+    context = {"ti": ti, "task_state_store": state}
+    return operator.execute(context), context
+
+
+def ids(logs: list[dict]) -> list[str]:
+    return [entry["log_id"] for entry in logs]

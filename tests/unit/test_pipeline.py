@@ -1,8 +1,9 @@
 """read_logs, read_more, the delivery slots and commit without a scheduler.
 
-Variables patched, the emulator as the tenant, XCom and task states faked (test_operator.XComs).
-Slots are either faked (`fake_deliver`: progress reports as if every unit was acknowledged) or
-real LogsToWebhookOperator instances sending to the in-process webhook receiver.
+Variables patched, the emulator as the tenant, XCom and task states faked (tests/unit/fakes.py).
+Slots are either faked (`fake_deliver`: reports as if every unit was acknowledged) or real
+LogsToWebhookOperator instances sending to the in-process webhook receiver. What crosses task
+boundaries is decoded with the records of `protocol` (LiveRun, ReadSummary, Unit, SlotReport).
 """
 
 from __future__ import annotations
@@ -13,58 +14,51 @@ import threading
 import time
 
 import pytest
-from airflow.sdk.bases.xcom import BaseXCom
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, AirflowTaskTimeout
 
-from auth0_webhooks import pipeline
+from auth0_webhooks import commit as commit_module
+from auth0_webhooks import deliver, read as read_module
 from auth0_webhooks.auth0_client import Auth0ApiError, Auth0Credentials, Auth0LogsClient
+from auth0_webhooks.commit import RunFailed, commit_step
+from auth0_webhooks.names import CHECKPOINT_VARIABLE, CONFIG_VARIABLE, DELIVER_TASK_ID, MORE_TASK_ID, READ_TASK_ID, \
+    STATE_VARIABLE
+from auth0_webhooks.operators.logs_to_webhook import LogsToWebhookOperator
+from auth0_webhooks.protocol import HANDOVER_KEY, PROGRESS_KEY, SUMMARY_KEY, Checkpoint, Handover, LiveRun, \
+    PipelineState, ReadSummary, SlotReport, UnitProgress, UnitSummary
+from auth0_webhooks.read import UnitPublisher, read_first, read_more as read_more_step
 from auth0_webhooks_devtools.emulator import Auth0Emulator
 from auth0_webhooks_devtools.receiver import WebhookReceiver
-from auth0_webhooks.names import (
-    CHECKPOINT_VARIABLE, CONFIG_VARIABLE, DELIVER_TASK_ID, MORE_TASK_ID, READ_TASK_ID, STATE_VARIABLE, SUMMARY_KEY,
-)
-from auth0_webhooks.operators import logs_to_webhook
-from auth0_webhooks.operators.logs_to_webhook import LogsToWebhookOperator
-from auth0_webhooks.progress import PROGRESS_KEY, unit_progress
-from auth0_webhooks.units import UnitPublisher, UnitSource, decode_unit
 
-from .test_operator import FakeStateStore, XComs
-
-RUN_KEYS = {"first_task", "first_units", "more", "more_task", "send_as_batch", "read_id"}
+from .fakes import FakeStateStore, XComs, execute, fake_variables, fake_xcoms, ids
 
 
 @pytest.fixture
 def variables(monkeypatch):
-    store: dict[str, str] = {}
-    monkeypatch.setattr(pipeline.variables, "variable_get", lambda key: store.get(key))
-    monkeypatch.setattr(pipeline.variables, "variable_set", lambda key, value: store.__setitem__(key, value))
-    return store
+    return fake_variables(monkeypatch)
 
 
 @pytest.fixture(autouse=True)
 def slack(monkeypatch):
     sent: list = []
-    monkeypatch.setattr(pipeline, "notify_slack", lambda report: sent.append(report) or True)
+    monkeypatch.setattr(commit_module, "notify_slack", lambda report: sent.append(report) or True)
     return sent
 
 
 @pytest.fixture(autouse=True)
 def first_read_seconds(monkeypatch):
     """read_logs reads everything in these tests unless one asks for a hand-over (`handover`)."""
-    monkeypatch.setattr(pipeline, "FIRST_READ_SECONDS", 60.0)
+    monkeypatch.setattr(read_module, "FIRST_READ_SECONDS", 60.0)
 
 
 @pytest.fixture
 def handover(monkeypatch):
     """read_logs hands over after its first page."""
-    monkeypatch.setattr(pipeline, "FIRST_READ_SECONDS", 0.0)
+    monkeypatch.setattr(read_module, "FIRST_READ_SECONDS", 0.0)
 
 
 @pytest.fixture
 def xcoms(monkeypatch) -> XComs:
-    store = XComs()
-    monkeypatch.setattr(BaseXCom, "delete", store.delete)
-    return store
+    return fake_xcoms(monkeypatch)
 
 
 @pytest.fixture
@@ -90,48 +84,50 @@ def configure(variables: dict, **settings) -> None:
 
 
 def read(xcoms: XComs, tenant: Auth0Emulator, slots: int | None = None, **params) -> list[dict]:
-    return pipeline.read_step({"ti": xcoms.ti(READ_TASK_ID), "params": params}, slots, client=client_for(tenant))
+    return read_first({"ti": xcoms.ti(READ_TASK_ID), "params": params}, slots, client=client_for(tenant))
 
 
-def read_more(xcoms: XComs, run: dict, client) -> dict:  # noqa: ANN001
-    return pipeline.read_more_step({"ti": xcoms.ti(MORE_TASK_ID, 0), "params": {}}, run, client=client)
+def read_more(xcoms: XComs, planned: dict, client) -> dict:  # noqa: ANN001
+    return read_more_step({"ti": xcoms.ti(MORE_TASK_ID, 0), "params": {}}, planned, client=client)
 
 
 def commit(xcoms: XComs) -> dict:
-    return pipeline.commit_step({"ti": xcoms.ti("commit")})
+    return commit_step({"ti": xcoms.ti("commit")})
 
 
-def summary_of(xcoms: XComs, task_id: str = READ_TASK_ID) -> dict:
-    return xcoms.get(task_id, SUMMARY_KEY, 0 if task_id == MORE_TASK_ID else -1)
+def live(plan: list[dict]) -> LiveRun:
+    """The one live run read_logs returned."""
+    assert len(plan) == 1, plan
+    run = LiveRun.from_xcom(plan[0])
+    assert run is not None, plan
+    return run
 
 
-def published(xcoms: XComs) -> dict[int, list[dict]]:
-    """Every unit in XCom, by index."""
-    return {int(key[len("unit-"):]): decode_unit(value) for (task, _, key), value in xcoms.items()
-            if task in (READ_TASK_ID, MORE_TASK_ID) and key.startswith("unit-")}
+def summary_of(xcoms: XComs, task_id: str = READ_TASK_ID) -> ReadSummary:
+    summary = ReadSummary.from_xcom(xcoms.get(task_id, SUMMARY_KEY, 0 if task_id == MORE_TASK_ID else -1))
+    assert summary is not None, f"{task_id} pushed no summary"
+    return summary
 
 
 def fake_deliver(xcoms: XComs, slots: int, killed: tuple[int, ...] = ()) -> None:
     """Every slot but the `killed` ones acknowledged every unit of its stripe and reported it."""
-    reports = {slot: {"units": {}, "error": None} for slot in range(slots) if slot not in killed}
-    for index, deliveries in published(xcoms).items():
+    read_id = summary_of(xcoms).run.read_id
+    reports = {slot: SlotReport(read_id) for slot in range(slots) if slot not in killed}
+    for index, unit in xcoms.units().items():
         if index % slots in reports:
-            reports[index % slots]["units"][str(index)] = unit_progress(deliveries, len(deliveries))
+            reports[index % slots].units[index] = UnitProgress.of(unit, len(unit.deliveries))
     for slot, report in reports.items():
-        xcoms.put(DELIVER_TASK_ID, PROGRESS_KEY, report, slot)
+        xcoms.put(DELIVER_TASK_ID, PROGRESS_KEY, report.to_xcom(), slot)
 
 
-def deliver_with_slots(xcoms: XComs, run: dict, slots: int) -> list[dict]:
+def deliver_with_slots(xcoms: XComs, planned: dict, slots: int) -> list[SlotReport]:
     """Run every slot (real operator), one after the other."""
     results = []
     for slot in range(slots):
-        operator = LogsToWebhookOperator(task_id=DELIVER_TASK_ID, slot=slot, slots=slots, run=run)
-        results.append(operator.execute({"ti": xcoms.ti(DELIVER_TASK_ID, slot), "task_state_store": FakeStateStore()}))
+        operator = LogsToWebhookOperator(task_id=DELIVER_TASK_ID, units=planned, slot=slot)
+        result, _ = execute(operator, xcoms.ti(DELIVER_TASK_ID, slot), FakeStateStore())
+        results.append(SlotReport.from_xcom(result))
     return results
-
-
-def ids(logs: list[dict]) -> list[str]:
-    return [entry["log_id"] for entry in logs]
 
 
 # ---------------------------------------------------------------- read_logs alone, then commit
@@ -141,31 +137,39 @@ def test_read_then_commit_moves_the_checkpoint_to_the_last_log(variables, tenant
     logs = tenant.add_logs(230)
     configure(variables, batch_size=50, webhook_concurrent_calls=2)
     plan = read(xcoms, tenant, slots=2)
-    assert plan == [{"first_task": READ_TASK_ID, "first_units": plan[0]["first_units"], "more": False,
-                     "more_task": None, "send_as_batch": True, "read_id": plan[0]["read_id"]}]
-    assert len(plan[0]["read_id"]) == 32
+    run = live(plan)
+    assert plan == [LiveRun(run.read_id, slots=2, send_as_batch=True, first_task=READ_TASK_ID,
+                            first_units=run.first_units, more_task=None).to_xcom()]
+    assert len(run.read_id) == 32
     summary = summary_of(xcoms)
-    assert summary["final"] and not summary["more"] and summary["slots"] == 2 and summary["caught_up"]
-    units = summary["units"]
-    assert [u["index"] for u in units] == list(range(plan[0]["first_units"])) and len(units) >= 2
-    assert all(set(u) == {"index", "task_id", "label", "deliveries", "logs", "checkpoint", "checkpoint_date"}
+    assert summary.final and not summary.more and summary.slots == 2 and summary.caught_up
+    assert summary.run.read_id == run.read_id
+    units = summary.units
+    assert [u.index for u in units] == list(range(run.first_units)) and len(units) >= 2
+    assert all(isinstance(u, UnitSummary) and u.task_id == READ_TASK_ID and u.label and u.deliveries >= 1
+               and u.logs >= 1 and u.checkpoint.date for u in units)
+    published = xcoms.units()
+    assert all(isinstance(xcoms.get(READ_TASK_ID, f"unit-{u.index}"), str) for u in units)  # one JSON text each
+    assert all(published[u.index].read_id == run.read_id and len(published[u.index].deliveries) == u.deliveries
+               and published[u.index].logs == u.logs and published[u.index].deliveries[-1].checkpoint == u.checkpoint
                for u in units)
-    assert all(isinstance(xcoms.get(READ_TASK_ID, f"unit-{u['index']}"), str) for u in units)  # one JSON text each
-    assert sum(u["logs"] for u in units) == 230 and units[-1]["checkpoint"] == logs[-1]["log_id"]
-    assert pipeline.HANDOVER_KEY not in xcoms.ti(READ_TASK_ID).pushed
+    assert sum(u.logs for u in units) == 230
+    assert units[-1].checkpoint == Checkpoint(logs[-1]["log_id"], logs[-1]["date"])
+    assert HANDOVER_KEY not in xcoms.ti(READ_TASK_ID).pushed
     fake_deliver(xcoms, 2)
     report = commit(xcoms)
     assert report["logs_delivered"] == 230 and report["error"] is None and report["caught_up"]
     assert variables[CHECKPOINT_VARIABLE] == logs[-1]["log_id"]
-    assert json.loads(variables[STATE_VARIABLE])["checkpoint"] == logs[-1]["log_id"]
+    state = PipelineState.from_json(variables[STATE_VARIABLE])
+    assert state.checkpoint == Checkpoint(logs[-1]["log_id"], logs[-1]["date"])
 
 
 def test_a_checkpoint_edited_during_the_run_is_not_overwritten(variables, tenant, xcoms, slack):
     logs = tenant.add_logs(20)
     read(xcoms, tenant)
-    fake_deliver(xcoms, summary_of(xcoms)["slots"])
+    fake_deliver(xcoms, summary_of(xcoms).slots)
     variables[CHECKPOINT_VARIABLE] = logs[3]["log_id"]  # a user edits it meanwhile
-    with pytest.raises(pipeline.RunFailed) as caught:
+    with pytest.raises(RunFailed) as caught:
         commit(xcoms)
     assert "changed during this run" in str(caught.value) and logs[3]["log_id"] in str(caught.value)
     assert variables[CHECKPOINT_VARIABLE] == logs[3]["log_id"]
@@ -176,7 +180,7 @@ def test_a_failed_read_is_reported_and_fails_the_run(variables, tenant, xcoms):
     variables[CONFIG_VARIABLE] = '{"batch_size": 0}'
     with pytest.raises(AirflowFailException):  # a settings error: retrying cannot help
         read(xcoms, tenant)
-    with pytest.raises(pipeline.RunFailed) as caught:
+    with pytest.raises(RunFailed) as caught:
         commit(xcoms)
     assert "batch_size=0 is not allowed" in str(caught.value)
     assert CHECKPOINT_VARIABLE not in variables
@@ -186,9 +190,9 @@ def test_an_undelivered_unit_fails_the_run_and_keeps_the_checkpoint_before_it(va
     logs = tenant.add_logs(100)
     configure(variables, batch_size=10, webhook_concurrent_calls=4, batches_per_task=1)
     read(xcoms, tenant, slots=4)
-    assert len(summary_of(xcoms)["units"]) == 10  # units of 10 logs; slot 3 holds units 3 and 7
+    assert len(summary_of(xcoms).units) == 10  # units of 10 logs; slot 3 holds units 3 and 7
     fake_deliver(xcoms, 4, killed=(3,))  # slot 3 was killed before reporting
-    with pytest.raises(pipeline.RunFailed) as caught:
+    with pytest.raises(RunFailed) as caught:
         commit(xcoms)
     assert "did not report" in str(caught.value) and "unit " in str(caught.value)
     assert variables[CHECKPOINT_VARIABLE] == logs[29]["log_id"]
@@ -199,12 +203,11 @@ def test_a_slot_error_is_named_when_its_unit_was_not_delivered(variables, tenant
     configure(variables, batch_size=10, webhook_concurrent_calls=2, batches_per_task=1)
     read(xcoms, tenant, slots=2)
     fake_deliver(xcoms, 2)
-    report = xcoms.get(DELIVER_TASK_ID, PROGRESS_KEY, 1)  # slot 1: unit 1 half done, then HTTP 500
-    deliveries = published(xcoms)[1]
-    report["units"] = {"1": unit_progress(deliveries, 0, error="webhook did not acknowledge: HTTP 500")}
-    report["error"] = "webhook did not acknowledge: HTTP 500"
-    xcoms.put(DELIVER_TASK_ID, PROGRESS_KEY, report, 1)
-    with pytest.raises(pipeline.RunFailed, match="not fully delivered: webhook did not acknowledge: HTTP 500"):
+    report = SlotReport.from_xcom(xcoms.get(DELIVER_TASK_ID, PROGRESS_KEY, 1))  # slot 1: unit 1 failed, HTTP 500
+    report.units = {1: UnitProgress.of(xcoms.units()[1], 0, error="webhook did not acknowledge: HTTP 500")}
+    report.error = "webhook did not acknowledge: HTTP 500"
+    xcoms.put(DELIVER_TASK_ID, PROGRESS_KEY, report.to_xcom(), 1)
+    with pytest.raises(RunFailed, match="not fully delivered: webhook did not acknowledge: HTTP 500"):
         commit(xcoms)
     assert variables[CHECKPOINT_VARIABLE] == logs[9]["log_id"]
 
@@ -215,8 +218,8 @@ def test_an_expired_checkpoint_restarts_from_the_oldest_log_and_reports_the_gap(
     tenant.expire(20)  # retention drops the 20 oldest logs, the checkpoint's among them
     read(xcoms, tenant)
     summary = summary_of(xcoms)
-    assert logs[5]["log_id"] in summary["gap"] and logs[20]["log_id"] in summary["gap"]
-    fake_deliver(xcoms, summary["slots"])
+    assert logs[5]["log_id"] in summary.run.gap and logs[20]["log_id"] in summary.run.gap
+    fake_deliver(xcoms, summary.slots)
     report = commit(xcoms)
     assert report["logs_delivered"] == 30
     assert any("older than the tenant's log retention" in w for w in report["warnings"])
@@ -226,7 +229,7 @@ def test_an_expired_checkpoint_restarts_from_the_oldest_log_and_reports_the_gap(
 def test_dry_run_plans_nothing_and_commits_nothing(variables, tenant, xcoms):
     tenant.add_logs(40)
     assert read(xcoms, tenant, dry_run=True) == []
-    assert published(xcoms) == {} and summary_of(xcoms)["slots"] == 0
+    assert xcoms.units() == {} and summary_of(xcoms).slots == 0
     report = commit(xcoms)
     assert report["dry_run"] and CHECKPOINT_VARIABLE not in variables
     assert "40 logs would have been sent" in " ".join(report["warnings"])
@@ -235,13 +238,13 @@ def test_dry_run_plans_nothing_and_commits_nothing(variables, tenant, xcoms):
 def test_the_gap_is_measured_when_the_checkpoint_date_was_recorded(variables, tenant, xcoms):
     logs = tenant.add_logs(40)
     read(xcoms, tenant)
-    fake_deliver(xcoms, summary_of(xcoms)["slots"])
+    fake_deliver(xcoms, summary_of(xcoms).slots)
     commit(xcoms)  # records the checkpoint and its date
     more = tenant.add_logs(10)
     tenant.expire(45)  # the checkpoint (log 39) and the first 5 new logs are gone
     second = XComs(run_id="manual__2")
     read(second, tenant)
-    gap = summary_of(second)["gap"]
+    gap = summary_of(second).run.gap
     assert logs[-1]["date"] in gap and more[5]["date"] in gap
     assert "a gap of 0 d 0 h" in gap  # the emulator writes a log a second
 
@@ -252,7 +255,7 @@ def test_a_commit_that_runs_again_after_a_ui_retry_is_not_a_conflict(variables, 
     read(xcoms, tenant, slots=4)
     fake_deliver(xcoms, 4)
     missing = xcoms.values.pop((DELIVER_TASK_ID, 3, PROGRESS_KEY))
-    with pytest.raises(pipeline.RunFailed):
+    with pytest.raises(RunFailed):
         commit(xcoms)
     assert variables[CHECKPOINT_VARIABLE] == logs[29]["log_id"]
     xcoms.put(DELIVER_TASK_ID, PROGRESS_KEY, missing, 3)  # the user cleared slot 3; it delivered
@@ -265,7 +268,7 @@ def test_an_idle_run_maps_nothing_and_leaves_the_checkpoint(variables, tenant, x
     variables[CHECKPOINT_VARIABLE] = logs[-1]["log_id"]
     assert read(xcoms, tenant) == []  # nothing to map: no read_more, no slots
     summary = summary_of(xcoms)
-    assert summary["units"] == [] and summary["slots"] == 0 and summary["logs_read"] == 0
+    assert summary.units == () and summary.slots == 0 and summary.logs_read == 0
     report = commit(xcoms)
     assert report["error"] is None and report["logs_read"] == 0 and report["caught_up"]
     assert variables[CHECKPOINT_VARIABLE] == logs[-1]["log_id"]
@@ -285,9 +288,11 @@ def test_a_small_run_has_fewer_units_than_slots_and_the_idle_slots_report_nothin
     logs = tenant.add_logs(3)
     configure(variables, batch_size=1, webhook_concurrent_calls=5)
     plan = read(xcoms, tenant, slots=5)
-    assert plan[0]["first_units"] == 3 and not plan[0]["more"]
+    run = live(plan)
+    assert run.first_units == 3 and run.more_task is None and run.slots == 5
     results = deliver_with_slots(xcoms, plan[0], 5)
-    assert [r["units"] for r in results] == [1, 1, 1, 0, 0]
+    assert [sorted(r.units) for r in results] == [[0], [1], [2], [], []]
+    assert all(unit.acknowledged for r in results for unit in r.units.values())
     report = commit(xcoms)
     assert report["error"] is None and report["logs_delivered"] == 3
     assert receiver.delivered_log_ids() == ids(logs)
@@ -297,6 +302,7 @@ def test_a_small_run_has_fewer_units_than_slots_and_the_idle_slots_report_nothin
 def test_read_more_skips_when_read_logs_read_everything(variables, tenant, xcoms):
     tenant.add_logs(10)
     plan = read(xcoms, tenant)
+    assert live(plan).more_task is None
     with pytest.raises(AirflowSkipException):
         read_more(xcoms, plan[0], client_for(tenant))
 
@@ -310,21 +316,23 @@ def test_a_hand_over_run_delivers_every_log_once_and_moves_the_checkpoint_to_the
     configure(variables, batch_size=10, batches_per_task=4, webhook_concurrent_calls=3, log_types=["s", "f"])
     kept = [entry for entry in logs if entry["type"] in ("s", "f")]
     plan = read(xcoms, tenant, slots=3)
-    assert len(plan) == 1 and set(plan[0]) == RUN_KEYS
-    run = plan[0]
-    assert run["more"] and run["more_task"] == MORE_TASK_ID and run["first_units"] >= 1
+    run = live(plan)
+    assert plan == [LiveRun(run.read_id, 3, True, READ_TASK_ID, run.first_units, MORE_TASK_ID).to_xcom()]
+    assert run.first_units >= 1
     first = summary_of(xcoms)
-    assert first["more"] and not first["final"] and first["stopped_by"] == "deadline" and first["slots"] == 3
-    assert [u["index"] for u in first["units"]] == list(range(run["first_units"]))
-    assert xcoms.ti(READ_TASK_ID).pushed[pipeline.HANDOVER_KEY]["next_unit"] == run["first_units"]
-    result = read_more(xcoms, run, client_for(tenant))
+    assert first.more and not first.final and first.stopped_by == "deadline" and first.slots == 3
+    assert [u.index for u in first.units] == list(range(run.first_units))
+    passed = Handover.from_xcom(xcoms.ti(READ_TASK_ID).pushed[HANDOVER_KEY])
+    assert passed.next_unit == run.first_units and passed.job.read_id == run.read_id
+    result = read_more(xcoms, plan[0], client_for(tenant))
     assert result["caught_up"] and result["logs_read"] == 350 and result["stopped_by"] == "caught up"
+    assert HANDOVER_KEY not in xcoms.ti(READ_TASK_ID).pushed  # it holds logs: deleted once taken
     more = summary_of(xcoms, MORE_TASK_ID)
-    assert more["final"] and more["error"] is None
-    assert [u["index"] for u in more["units"]] == list(range(run["first_units"], result["next_unit"]))
-    assert all(u["task_id"] == MORE_TASK_ID for u in more["units"])
+    assert more.final and more.error is None
+    assert [u.index for u in more.units] == list(range(run.first_units, result["next_unit"]))
+    assert all(u.task_id == MORE_TASK_ID for u in more.units)
     xcoms.states[(MORE_TASK_ID, 0)] = "success"
-    deliver_with_slots(xcoms, run, 3)
+    deliver_with_slots(xcoms, plan[0], 3)
     report = commit(xcoms)
     assert report["error"] is None and report["caught_up"]
     assert report["logs_read"] == 350 and report["logs_delivered"] == len(kept)
@@ -335,11 +343,11 @@ def test_a_hand_over_run_delivers_every_log_once_and_moves_the_checkpoint_to_the
 
 def test_read_more_and_the_slots_work_at_once_with_backpressure(variables, tenant, xcoms, receiver, handover,
                                                                monkeypatch):
-    monkeypatch.setattr(pipeline, "BACKLOG_UNITS_PER_SLOT", 1)  # read_more holds back at 2 unacknowledged units
+    monkeypatch.setattr(read_module, "BACKLOG_UNITS_PER_SLOT", 1)  # read_more holds back at 2 unacknowledged units
     logs = tenant.add_logs(400)
     configure(variables, batch_size=10, batches_per_task=2, webhook_concurrent_calls=2)
-    run = read(xcoms, tenant, slots=2)[0]
-    assert run["first_units"] > 2  # read_logs publishes without holding back
+    plan = read(xcoms, tenant, slots=2)
+    assert live(plan).first_units > 2  # read_logs publishes without holding back
     backlog: list[int] = []
 
     class RecordingPublisher(UnitPublisher):
@@ -351,9 +359,9 @@ def test_read_more_and_the_slots_work_at_once_with_backpressure(variables, tenan
                 super().publish([unit])
                 backlog.append(len(xcoms.unit_keys()))
 
-    monkeypatch.setattr(pipeline, "UnitPublisher", RecordingPublisher)
-    monkeypatch.setattr(logs_to_webhook, "UnitSource",  # slots poll XCom often: a short test
-                        functools.partial(UnitSource, sleep=lambda seconds: time.sleep(min(seconds, 0.01))))
+    monkeypatch.setattr(read_module, "UnitPublisher", RecordingPublisher)
+    monkeypatch.setattr(deliver, "LiveStripe",  # slots poll XCom often: a short test
+                        functools.partial(deliver.LiveStripe, sleep=lambda seconds: time.sleep(min(seconds, 0.01))))
     for slot in range(2):
         xcoms.states[(DELIVER_TASK_ID, slot)] = "running"
     xcoms.states[(MORE_TASK_ID, 0)] = "running"
@@ -368,10 +376,10 @@ def test_read_more_and_the_slots_work_at_once_with_backpressure(variables, tenan
             xcoms.states[name] = "failed"
 
     def slot_work(slot: int):  # noqa: ANN202
-        operator = LogsToWebhookOperator(task_id=DELIVER_TASK_ID, slot=slot, slots=2, run=run)
-        return lambda: operator.execute({"ti": xcoms.ti(DELIVER_TASK_ID, slot), "task_state_store": None})
+        operator = LogsToWebhookOperator(task_id=DELIVER_TASK_ID, units=plan[0], slot=slot)
+        return lambda: execute(operator, xcoms.ti(DELIVER_TASK_ID, slot), None)
 
-    threads = [threading.Thread(target=task, args=((MORE_TASK_ID, 0), lambda: read_more(xcoms, run,
+    threads = [threading.Thread(target=task, args=((MORE_TASK_ID, 0), lambda: read_more(xcoms, plan[0],
                                                                                         client_for(tenant))))]
     threads += [threading.Thread(target=task, args=((DELIVER_TASK_ID, slot), slot_work(slot))) for slot in range(2)]
     for thread in threads:
@@ -383,7 +391,7 @@ def test_read_more_and_the_slots_work_at_once_with_backpressure(variables, tenan
     assert report["error"] is None and report["logs_delivered"] == 400
     assert sorted(receiver.delivered_log_ids()) == ids(logs) and len(receiver.delivered_log_ids()) == 400
     assert variables[CHECKPOINT_VARIABLE] == logs[-1]["log_id"]
-    assert summary_of(xcoms, MORE_TASK_ID)["next_unit"] >= 20
+    assert summary_of(xcoms, MORE_TASK_ID).next_unit >= 20
     assert backlog and max(backlog) <= 2  # read_more never had more than 2 unacknowledged units in XCom
 
 
@@ -409,18 +417,19 @@ def test_read_more_failing_midway_commits_what_was_delivered_and_names_the_reade
         variables, tenant, xcoms, handover, slack):
     logs = tenant.add_logs(400)
     configure(variables, batch_size=10, batches_per_task=2, webhook_concurrent_calls=2)
-    run = read(xcoms, tenant, slots=2)[0]
+    plan = read(xcoms, tenant, slots=2)
     with pytest.raises(Auth0ApiError):
-        read_more(xcoms, run, FailingClient(client_for(tenant), pages=1))
+        read_more(xcoms, plan[0], FailingClient(client_for(tenant), pages=1))
     more = summary_of(xcoms, MORE_TASK_ID)
-    assert more["final"] and "Auth0ApiError: HTTP 503" in more["error"] and not more["caught_up"]
-    assert more["logs_read"] == 201  # read_logs' first log and page, then one page of read_more
+    assert more.final and "Auth0ApiError: HTTP 503" in more.error and not more.caught_up
+    assert more.logs_read == 201  # read_logs' first log and page, then one page of read_more
     fake_deliver(xcoms, 2)
-    with pytest.raises(pipeline.RunFailed, match="reading stopped early: Auth0ApiError: HTTP 503"):
+    with pytest.raises(RunFailed, match="reading stopped early: Auth0ApiError: HTTP 503"):
         commit(xcoms)
-    last_unit = max(published(xcoms).items())[1]
-    assert variables[CHECKPOINT_VARIABLE] == last_unit[-1]["checkpoint"]  # over what was delivered
-    delivered = sum(len(d["logs"]) for unit in published(xcoms).values() for d in unit)
+    published = xcoms.units()
+    last_unit = published[max(published)]
+    assert variables[CHECKPOINT_VARIABLE] == last_unit.deliveries[-1].checkpoint.log_id  # over what was delivered
+    delivered = sum(unit.logs for unit in published.values())
     assert 100 < delivered < 201 and variables[CHECKPOINT_VARIABLE] == logs[delivered - 1]["log_id"]
     assert slack[-1].failed and "Auth0ApiError" in slack[-1].error
 
@@ -431,32 +440,32 @@ def test_a_read_more_that_never_reported_fails_the_run_after_committing_read_log
     configure(variables, batch_size=10, batches_per_task=2, webhook_concurrent_calls=2)
     read(xcoms, tenant, slots=2)
     fake_deliver(xcoms, 2)  # read_more was killed before its first summary
-    first_units = summary_of(xcoms)["units"]
-    with pytest.raises(pipeline.RunFailed, match="read_more did not report"):
+    first_units = summary_of(xcoms).units
+    with pytest.raises(RunFailed, match="read_more did not report"):
         commit(xcoms)
-    assert variables[CHECKPOINT_VARIABLE] == first_units[-1]["checkpoint"]
+    assert variables[CHECKPOINT_VARIABLE] == first_units[-1].checkpoint.log_id
 
 
 def test_read_more_stops_reading_when_a_slot_failed_for_good(variables, tenant, xcoms, handover, monkeypatch):
-    monkeypatch.setattr(pipeline, "BACKLOG_UNITS_PER_SLOT", 1)
+    monkeypatch.setattr(read_module, "BACKLOG_UNITS_PER_SLOT", 1)
     tenant.add_logs(400)
     configure(variables, batch_size=10, batches_per_task=2, webhook_concurrent_calls=2)
-    run = read(xcoms, tenant, slots=2)[0]
+    plan = read(xcoms, tenant, slots=2)
     xcoms.states[(DELIVER_TASK_ID, 0)] = "failed"
     xcoms.states[(DELIVER_TASK_ID, 1)] = "running"
-    result = read_more(xcoms, run, client_for(tenant))
+    result = read_more(xcoms, plan[0], client_for(tenant))
     assert "a delivery task failed" in result["stopped_by"] and not result["caught_up"]
     more = summary_of(xcoms, MORE_TASK_ID)
-    assert more["final"] and more["error"] is None and more["units"] == []  # held back from the first unit
+    assert more.final and more.error is None and more.units == ()  # held back from the first unit
     assert result["logs_read"] < 400
 
 
 def test_max_logs_counts_the_logs_of_both_readers(variables, tenant, xcoms, handover):
     tenant.add_logs(500)
     configure(variables, batch_size=10, webhook_concurrent_calls=2)
-    run = read(xcoms, tenant, slots=2, max_logs=250)[0]
-    assert summary_of(xcoms)["logs_read"] == 101  # the oldest log, then one page
-    result = read_more(xcoms, run, client_for(tenant))
+    plan = read(xcoms, tenant, slots=2, max_logs=250)
+    assert summary_of(xcoms).logs_read == 101  # the oldest log, then one page
+    result = read_more(xcoms, plan[0], client_for(tenant))
     assert result["stopped_by"] == "max_logs" and 250 <= result["logs_read"] < 350  # whole pages
 
 
@@ -464,7 +473,7 @@ def test_a_dry_run_reads_the_first_seconds_only_and_maps_nothing(variables, tena
     """A dry run shows what the filter keeps; it does not drain a backlog at the rate limit."""
     tenant.add_logs(350)
     assert read(xcoms, tenant, dry_run=True) == []  # no hand-over, no slots
-    assert published(xcoms) == {}
+    assert xcoms.units() == {} and HANDOVER_KEY not in xcoms.ti(READ_TASK_ID).pushed
     report = commit(xcoms)
     assert report["dry_run"] and CHECKPOINT_VARIABLE not in variables and not report["caught_up"]
     assert "101 logs would have been sent" in " ".join(report["warnings"])
@@ -474,14 +483,14 @@ def test_a_read_more_stopped_by_its_timeout_fails_the_run_naming_it(variables, t
     """AirflowTaskTimeout and AirflowTaskTerminated are BaseExceptions: still reported as the reader's error."""
     tenant.add_logs(400)
     configure(variables, batch_size=10, webhook_concurrent_calls=2)
-    run = read(xcoms, tenant, slots=2)[0]
+    plan = read(xcoms, tenant, slots=2)
     client = FailingClient(client_for(tenant), pages=1, error=AirflowTaskTimeout("Timeout, PID: 123"))
     with pytest.raises(AirflowTaskTimeout):
-        read_more(xcoms, run, client)
+        read_more(xcoms, plan[0], client)
     more = summary_of(xcoms, MORE_TASK_ID)
-    assert more["final"] and "AirflowTaskTimeout" in more["error"]
+    assert more.final and "AirflowTaskTimeout" in more.error
     fake_deliver(xcoms, 2)
-    with pytest.raises(pipeline.RunFailed, match="reading stopped early: AirflowTaskTimeout"):
+    with pytest.raises(RunFailed, match="reading stopped early: AirflowTaskTimeout"):
         commit(xcoms)
 
 
@@ -500,9 +509,7 @@ def test_a_replay_from_the_start_from_param_leaves_the_checkpoint_alone(variable
 
 
 def test_read_more_without_its_hand_over_says_what_to_clear(variables, tenant, xcoms):
-    from airflow.sdk.exceptions import AirflowFailException
-
-    run = {"first_task": READ_TASK_ID, "first_units": 1, "more": True, "more_task": MORE_TASK_ID,
-           "send_as_batch": True, "read_id": "r"}
+    planned = LiveRun("r", slots=1, send_as_batch=True, first_task=READ_TASK_ID, first_units=1,
+                      more_task=MORE_TASK_ID).to_xcom()
     with pytest.raises(AirflowFailException, match="read_more runs once per read. To read again, clear read_logs"):
-        read_more(xcoms, run, client_for(tenant))
+        read_more(xcoms, planned, client_for(tenant))
