@@ -63,7 +63,7 @@ def acknowledged_prefix(lead: Checkpoint | None, units: Sequence[UnitSummary],
     checkpoint, delivered = lead, 0
     for position, unit in enumerate(units):
         done = progress.get(unit.index)
-        if done is not None and done.acked >= unit.deliveries:
+        if done is not None and done.acknowledged:
             checkpoint, delivered = unit.checkpoint, delivered + unit.logs
             continue
         if done is not None and done.acked > 0:

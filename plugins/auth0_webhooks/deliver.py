@@ -161,11 +161,11 @@ class Progress:
     def __init__(self, state: Any, read_id: str | None, push: Callable[[dict], None],
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.state, self.push, self.clock = state, push, clock
-        saved = SlotReport.from_xcom(state.get(RESUME_KEY)) if state is not None else None
         self.report = SlotReport(read_id)
+        saved = _saved_report(state)
         if saved is not None and saved.read_id == read_id:  # another read's units are not this one's
             self.report.units = {i: UnitProgress(u.acked, u.deliveries, u.logs_acked, u.checkpoint)
-                                 for i, u in saved.units.items()}
+                                 for i, u in saved.units.items() if u is not None}
         self._saved_at = clock()
 
     def acknowledged(self, index: int) -> bool:
@@ -203,6 +203,15 @@ class Progress:
         self.report.peak_rss_mb = peak_rss_mb()
         self.push(self.report.to_xcom())
         return self.report
+
+
+def _saved_report(state: Any) -> SlotReport | None:
+    """The report saved by an earlier try; None when there is none, or it is of another shape
+    (another release's): its units are then delivered again, never skipped."""
+    try:
+        return SlotReport.from_xcom(state.get(RESUME_KEY)) if state is not None else None
+    except (TypeError, ValueError, AttributeError, KeyError):
+        return None
 
 
 def xcom_progress(ti: Any) -> Callable[[dict], None]:

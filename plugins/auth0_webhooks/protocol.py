@@ -1,8 +1,9 @@
 """The records that cross task boundaries, their keys, and the rules they carry.
 
 Everything one task hands to another (through XCom, the task state store or the pipeline's
-state Variable) is a record below, with `to_xcom()` (JSON-able) and `from_xcom()`. No other
-module indexes these records by string, and "a unit is acknowledged" is decided here only.
+state Variable) is a record below, with `to_xcom()` (JSON-able) and `from_xcom()` (a Record
+rebuilds its nested records from its field types). No other module indexes these records by
+string, and "a unit is acknowledged" is decided here only.
 
     read_logs ─ Unit (XCom unit-<i>), LiveRun (return value) ─► deliver slot ─ SlotReport (progress) ─► commit
        │  ReadSummary (summary)  ─────────────────────────────────────────────────────────────────► commit
@@ -16,7 +17,10 @@ A `Checkpoint` is the one shape of a position in the log stream, from the read t
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+import types
+import typing
+from dataclasses import asdict, dataclass, field, fields, replace
+from functools import cache
 from typing import Any, Mapping
 
 # XCom keys (besides Airflow's return_value) and the task state store's key.
@@ -32,38 +36,60 @@ def unit_key(index: int) -> str:
     return f"unit-{index}"
 
 
+class Record:
+    """A dataclass that crosses a task boundary."""
+
+    def to_xcom(self) -> Any:
+        return json.loads(json.dumps(asdict(self)))  # tuples as lists, dict keys as strings: as stored
+
+    @classmethod
+    def from_xcom(cls, value: Any) -> Any:
+        """The record `value` holds (as `to_xcom` made it); None for None or an empty value."""
+        if not value or not isinstance(value, Mapping):
+            return None
+        kinds = _field_types(cls)
+        return cls(**{f.name: _decode(kinds[f.name], value[f.name]) for f in fields(cls) if f.name in value})
+
+
+@cache
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _decode(kind: Any, value: Any) -> Any:
+    """`value` as the annotated `kind`: nested records rebuilt, in lists, tuples and dicts too."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if value is None:
+        return None
+    if origin in (typing.Union, types.UnionType):
+        return _decode(next(arg for arg in args if arg is not type(None)), value)
+    if isinstance(kind, type) and issubclass(kind, Record):
+        return kind.from_xcom(value)
+    if origin in (list, tuple):
+        return origin(_decode(args[0], item) for item in value)
+    if origin is dict:
+        return {args[0](key): _decode(args[1], item) for key, item in value.items()}
+    return kind(value) if kind in (str, int, float) else value  # a log id written as a number stays an id
+
+
 @dataclass(frozen=True)
-class Checkpoint:
+class Checkpoint(Record):
     """A position in the tenant's log stream: a log id (what the API pages from) and that log's date."""
 
     log_id: str
     date: str | None = None
 
-    def to_xcom(self) -> dict:
-        return {"log_id": self.log_id, "date": self.date}
-
-    @classmethod
-    def from_xcom(cls, value: Mapping | None) -> Checkpoint | None:
-        return cls(str(value["log_id"]), value.get("date")) if value else None
-
 
 @dataclass
-class Delivery:
+class Delivery(Record):
     """One request's logs and the checkpoint that is safe once the webhook acknowledged them."""
 
     logs: list[dict]
     checkpoint: Checkpoint
 
-    def to_xcom(self) -> dict:
-        return {"logs": self.logs, "checkpoint": self.checkpoint.to_xcom()}
-
-    @classmethod
-    def from_xcom(cls, value: Mapping) -> Delivery:
-        return cls(list(value["logs"]), Checkpoint.from_xcom(value["checkpoint"]))
-
 
 @dataclass(frozen=True)
-class UnitSummary:
+class UnitSummary(Record):
     """What the commit needs of a unit: who published it, its size, its checkpoint once acknowledged."""
 
     index: int
@@ -73,20 +99,13 @@ class UnitSummary:
     logs: int
     checkpoint: Checkpoint
 
-    def to_xcom(self) -> dict:
-        return asdict(self) | {"checkpoint": self.checkpoint.to_xcom()}
-
-    @classmethod
-    def from_xcom(cls, value: Mapping) -> UnitSummary:
-        return cls(**(dict(value) | {"checkpoint": Checkpoint.from_xcom(value["checkpoint"])}))
-
 
 @dataclass
-class Unit:
+class Unit(Record):
     """Contiguous deliveries handed to one delivery task at a time; unit `index` is XCom `unit-<index>`.
 
     Its XCom value is one compact JSON text, which Airflow stores as it is (a list of dicts
-    would be walked value by value)."""
+    would be walked value by value), built without copying the logs."""
 
     index: int
     deliveries: list[Delivery]
@@ -103,19 +122,17 @@ class Unit:
         return UnitSummary(self.index, task_id, label, len(self.deliveries), self.logs, self.deliveries[-1].checkpoint)
 
     def to_xcom(self) -> str:
-        value = {"index": self.index, "read_id": self.read_id, "after": self.after,
-                 "deliveries": [delivery.to_xcom() for delivery in self.deliveries]}
+        deliveries = [{"logs": d.logs, "checkpoint": asdict(d.checkpoint)} for d in self.deliveries]
+        value = {"index": self.index, "read_id": self.read_id, "after": self.after, "deliveries": deliveries}
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
     def from_xcom(cls, value: str | bytes | Mapping) -> Unit:
-        value = json.loads(value) if isinstance(value, (str, bytes)) else value
-        return cls(int(value["index"]), [Delivery.from_xcom(d) for d in value["deliveries"]], value.get("read_id"),
-                   value.get("after"))
+        return super().from_xcom(json.loads(value) if isinstance(value, (str, bytes)) else value)
 
 
 @dataclass
-class UnitProgress:
+class UnitProgress(Record):
     """How much of one unit the webhook acknowledged: its first `acked` deliveries, up to `checkpoint`."""
 
     acked: int
@@ -126,8 +143,9 @@ class UnitProgress:
 
     @property
     def acknowledged(self) -> bool:
-        """The one rule: a unit is acknowledged when every delivery is, and nothing failed."""
-        return self.acked >= self.deliveries and not self.error
+        """The one rule: a unit is acknowledged when every one of its deliveries is (an error met
+        after the last one, such as a pause, does not undo that)."""
+        return self.acked >= self.deliveries
 
     @classmethod
     def of(cls, unit: Unit, acked: int, error: str | None = None) -> UnitProgress:
@@ -141,16 +159,9 @@ class UnitProgress:
         self.logs_acked += len(delivery.logs)
         self.checkpoint = delivery.checkpoint
 
-    def to_xcom(self) -> dict:
-        return asdict(self) | {"checkpoint": self.checkpoint.to_xcom() if self.checkpoint else None}
-
-    @classmethod
-    def from_xcom(cls, value: Mapping) -> UnitProgress:
-        return cls(**(dict(value) | {"checkpoint": Checkpoint.from_xcom(value.get("checkpoint"))}))
-
 
 @dataclass
-class SlotReport:
+class SlotReport(Record):
     """What a delivery task acknowledged, unit by unit, for the reads of one `read_id`."""
 
     read_id: str | None
@@ -159,16 +170,6 @@ class SlotReport:
     largest_unit_bytes: int = 0
     waited_for_reader_seconds: float = 0.0
     peak_rss_mb: float | None = None
-
-    def to_xcom(self) -> dict:
-        return asdict(self) | {"units": {str(i): unit.to_xcom() for i, unit in self.units.items()}}
-
-    @classmethod
-    def from_xcom(cls, value: Mapping | None) -> SlotReport | None:
-        if not isinstance(value, Mapping):
-            return None
-        units = {int(i): UnitProgress.from_xcom(unit) for i, unit in (value.get("units") or {}).items()}
-        return cls(**(dict(value) | {"units": units}))
 
 
 def acknowledged_units(reports: list[SlotReport | None], read_id: str | None) -> dict[int, UnitProgress]:
@@ -181,7 +182,7 @@ def acknowledged_units(reports: list[SlotReport | None], read_id: str | None) ->
 
 
 @dataclass(frozen=True)
-class LiveRun:
+class LiveRun(Record):
     """Internal: the units of a run of the shipped DAG, which delivery slots take while they are read.
 
     Units below `first_units` were published by `first_task` (finished); `more_task`, when set,
@@ -204,7 +205,7 @@ class LiveRun:
 
 
 @dataclass(frozen=True)
-class ReadJob:
+class ReadJob(Record):
     """How a run reads: fixed by read_logs and handed to read_more, so that both halves cut alike."""
 
     batch_size: int
@@ -219,16 +220,9 @@ class ReadJob:
     replay: bool  # a manual run's start_from Param: deliver, but leave the checkpoint alone
     read_id: str  # this read's identity: progress saved for another read is not this one's
 
-    def to_xcom(self) -> dict:
-        return asdict(self) | {"log_types": list(self.log_types)}
-
-    @classmethod
-    def from_xcom(cls, value: Mapping) -> ReadJob:
-        return cls(**(dict(value) | {"log_types": tuple(value["log_types"])}))
-
 
 @dataclass
-class Plan:
+class Plan(Record):
     """What has been read and not yet cut into units, and where the checkpoint may go so far."""
 
     deliveries: list[Delivery] = field(default_factory=list)
@@ -237,18 +231,9 @@ class Plan:
     logs_kept: int = 0
     last: Checkpoint | None = None  # the last log read
 
-    def to_xcom(self) -> dict:
-        return {"deliveries": [d.to_xcom() for d in self.deliveries], "logs_read": self.logs_read,
-                "logs_kept": self.logs_kept, "lead": _xcom(self.lead), "last": _xcom(self.last)}
-
-    @classmethod
-    def from_xcom(cls, value: Mapping) -> Plan:
-        return cls([Delivery.from_xcom(d) for d in value["deliveries"]], Checkpoint.from_xcom(value["lead"]),
-                   int(value["logs_read"]), int(value["logs_kept"]), Checkpoint.from_xcom(value["last"]))
-
 
 @dataclass(frozen=True)
-class RunInfo:
+class RunInfo(Record):
     """What read_logs decided for the whole run, carried to the commit."""
 
     read_id: str
@@ -261,16 +246,9 @@ class RunInfo:
     filter: str
     slack_send_success: bool
 
-    def to_xcom(self) -> dict:
-        return asdict(self) | {"start": _xcom(self.start)}
-
-    @classmethod
-    def from_xcom(cls, value: Mapping) -> RunInfo:
-        return cls(**(dict(value) | {"start": Checkpoint.from_xcom(value["start"])}))
-
 
 @dataclass(frozen=True)
-class ReadSummary:
+class ReadSummary(Record):
     """What a reader task read and published so far (`final`: it has stopped)."""
 
     run: RunInfo
@@ -290,40 +268,19 @@ class ReadSummary:
     largest_unit_bytes: int = 0
     peak_rss_mb: float | None = None
 
-    def to_xcom(self) -> dict:
-        return asdict(self) | {"run": self.run.to_xcom(), "units": [u.to_xcom() for u in self.units],
-                               "lead": _xcom(self.lead), "last": _xcom(self.last)}
-
-    @classmethod
-    def from_xcom(cls, value: Mapping | None) -> ReadSummary | None:
-        if not isinstance(value, Mapping):
-            return None
-        return cls(**(dict(value) | {
-            "run": RunInfo.from_xcom(value["run"]), "units": tuple(UnitSummary.from_xcom(u) for u in value["units"]),
-            "lead": Checkpoint.from_xcom(value["lead"]), "last": Checkpoint.from_xcom(value["last"])}))
-
     def then(self, more: ReadSummary) -> ReadSummary:
         """read_logs' summary followed by read_more's: the run's whole read."""
         return replace(more, units=self.units + more.units, slots=self.slots, more=True)
 
 
 @dataclass(frozen=True)
-class Handover:
+class Handover(Record):
     """What read_more needs to go on where read_logs stopped."""
 
     job: ReadJob
     run: RunInfo
     plan: Plan
     next_unit: int
-
-    def to_xcom(self) -> dict:
-        return {"job": self.job.to_xcom(), "run": self.run.to_xcom(), "plan": self.plan.to_xcom(),
-                "next_unit": self.next_unit}
-
-    @classmethod
-    def from_xcom(cls, value: Mapping) -> Handover:
-        return cls(ReadJob.from_xcom(value["job"]), RunInfo.from_xcom(value["run"]), Plan.from_xcom(value["plan"]),
-                   int(value["next_unit"]))
 
 
 @dataclass(frozen=True)
@@ -353,7 +310,3 @@ class PipelineState:
     def date_of(self, log_id: str | None) -> str | None:
         """The recorded date of checkpoint `log_id`, when this state wrote it."""
         return self.checkpoint.date if self.checkpoint and self.checkpoint.log_id == log_id else None
-
-
-def _xcom(checkpoint: Checkpoint | None) -> dict | None:
-    return checkpoint.to_xcom() if checkpoint else None

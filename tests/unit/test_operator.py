@@ -224,11 +224,6 @@ def test_a_retry_does_not_resume_another_reads_progress(requests_mock, xcoms):
     assert sent_ids(requests_mock) == ids(logs)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-    "deliver.Progress reads the task state store with SlotReport.from_xcom, which passes every key of "
-    "the stored mapping to SlotReport(**...): a value of another shape (the {'read', 'units'} that "
-    "SlotProgress saved before the protocol refactoring, or any unknown key) raises TypeError before "
-    "delivery starts, instead of being ignored, so every retry of the task fails the same way"))
 @pytest.mark.parametrize("saved", [
     {"unit": "L", "acked": 2},  # saved by an older version
     {"read": READ_ID, "units": {"0": {"acked": 2, "deliveries": 3, "logs_acked": 20, "checkpoint": "000919",

@@ -150,9 +150,10 @@ def test_slots_view_finds_the_first_unacknowledged_unit_of_this_read():
         None,  # a slot that has not reported yet
         SlotReport("r1", {1: acked(2), 4: acked(2)}),
         SlotReport("r0", {2: acked(2)}),  # left from a read before a clear
-        SlotReport("r1", {5: acked(2, error="HTTP 500")}),
+        SlotReport("r1", {5: acked(2, error="paused")}),  # every delivery acknowledged, then a pause
+        SlotReport("r1", {6: acked(2, 1, error="HTTP 500")}),
     ]
-    assert slots_view(reports, ["running"], "r1") == SlotsView(2, 3, False, True)
+    assert slots_view(reports, ["running"], "r1") == SlotsView(2, 4, False, True)
     assert slots_view([], [], "r1") == SlotsView(0, 0, False, False)
     assert slots_view([], ["failed", "running"], "r1").failed
     for state in ("running", "queued", "up_for_retry", "restarting"):
