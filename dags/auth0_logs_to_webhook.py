@@ -19,10 +19,10 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task
 
 from auth0_webhooks.commit import commit_step
-from auth0_webhooks.dag_settings import parse_time_settings
 from auth0_webhooks.names import DAG_ID, DELIVER_TASK_ID, MORE_TASK_ID, READ_TASK_ID
 from auth0_webhooks.operators.logs_to_webhook import LogsToWebhookOperator
 from auth0_webhooks.read import read_first, read_more as continue_reading
+from auth0_webhooks.settings import parse_time_settings
 
 config = parse_time_settings()
 settings = config.settings

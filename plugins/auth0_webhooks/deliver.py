@@ -47,6 +47,7 @@ class GivenUnits:
         values = values if isinstance(values, (list, tuple)) else [values]
         self.units = {unit.index: unit for unit in map(Unit.from_xcom, values)}
         self.read_id = next(iter(self.units.values())).read_id if self.units else None
+        self.largest_unit_bytes = max((len(v) for v in values if isinstance(v, str)), default=0)
         self.waited_seconds = 0.0
 
     def __iter__(self) -> Iterator[int]:
@@ -76,7 +77,7 @@ class LiveStripe:
         self.sleep, self.clock = sleep, clock
         grace = READER_START_GRACE_SECONDS if start_grace_seconds is None else start_grace_seconds
         self.start_grace_seconds, self.state_every_seconds = grace, min(state_every_seconds, grace)
-        self.waited_seconds = 0.0
+        self.waited_seconds, self.largest_unit_bytes = 0.0, 0
 
     def __iter__(self) -> Iterator[int]:
         """The indexes of the stripe's units, in order (`unit` fetches one, waiting if needed)."""
@@ -92,7 +93,10 @@ class LiveStripe:
             self.pull(*where, unit_key(index)) if index < self.run.first_units else self._wait_for(where, index))
         if value is None and index < self.run.first_units:
             raise UnitMissing(f"the logs of unit {index} are missing from XCom")
-        return None if value is None else Unit.from_xcom(value)
+        if value is None:
+            return None
+        self.largest_unit_bytes = max(self.largest_unit_bytes, len(value))
+        return Unit.from_xcom(value)
 
     def location(self, index: int) -> tuple[str, int] | None:
         """(task id, map index) of the reader that publishes unit `index`; None: no reader does."""
@@ -227,7 +231,6 @@ class Delivered:
 
     units: int = 0
     logs: int = 0
-    largest_unit_bytes: int = 0
     current: int | None = field(default=None, repr=False)  # the unit being delivered, for errors
 
 
@@ -244,7 +247,6 @@ def deliver_units(sender: WebhookSender, source: GivenUnits | LiveStripe, progre
         unit = source.unit(index)
         if unit is None:
             break
-        done.largest_unit_bytes = max(done.largest_unit_bytes, len(unit.to_xcom()))
         for delivery in unit.deliveries[progress.begin(unit):]:
             if delivery.logs:  # a delivery without logs only carries the checkpoint past filtered-out logs
                 sender.send(encode(delivery.logs, as_batch), webhook_id(delivery.logs))
@@ -262,5 +264,5 @@ def deliver_units(sender: WebhookSender, source: GivenUnits | LiveStripe, progre
 
 
 def figures(source: GivenUnits | LiveStripe, done: Delivered) -> dict:
-    return {"largest_unit_bytes": done.largest_unit_bytes,
+    return {"largest_unit_bytes": source.largest_unit_bytes,
             "waited_for_reader_seconds": round(source.waited_seconds, 1)}

@@ -3,7 +3,7 @@
 Every delivery carries the checkpoint that is safe once it is acknowledged: the id of the last
 log read before the first log of the next delivery, so that logs the filter dropped are passed
 over with the delivery before them. Logs dropped before the first delivery move the checkpoint
-on their own (`lead_checkpoint`). Pure functions, plain data: what goes into XCom.
+on their own (`lead`). Pure functions, plain data: what goes into XCom.
 
 A Planner cuts units while the read goes on (`closed_units`), so that a run holds at most one
 unit of logs at a time, and its state can be handed to the task that continues the read.
@@ -68,15 +68,6 @@ class Planner:
             else:
                 plan.lead = position
             plan.last = position
-
-
-def plan_deliveries(
-    logs: Iterable[dict], keep: Callable[[Mapping], bool], batch_size: int, send_as_batch: bool
-) -> Plan:
-    """A Plan for logs already in hand (see Planner)."""
-    planner = Planner(keep, batch_size, send_as_batch)
-    planner.add(logs)
-    return planner.plan
 
 
 def split_into_units(

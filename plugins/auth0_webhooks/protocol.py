@@ -65,8 +65,8 @@ def _decode(kind: Any, value: Any) -> Any:
         return _decode(next(arg for arg in args if arg is not type(None)), value)
     if isinstance(kind, type) and issubclass(kind, Record):
         return kind.from_xcom(value)
-    if origin in (list, tuple):
-        return origin(_decode(args[0], item) for item in value)
+    if origin in (list, tuple):  # a unit's logs (list[dict]) are taken as they are: no walk per log
+        return origin(value) if args[0] is dict else origin(_decode(args[0], item) for item in value)
     if origin is dict:
         return {args[0](key): _decode(args[1], item) for key, item in value.items()}
     return kind(value) if kind in (str, int, float) else value  # a log id written as a number stays an id

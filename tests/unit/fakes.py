@@ -12,7 +12,8 @@ from airflow.sdk.bases.xcom import BaseXCom
 
 from auth0_webhooks import runtime
 from auth0_webhooks.names import DAG_ID, DELIVER_TASK_ID, MORE_TASK_ID, READ_TASK_ID
-from auth0_webhooks.protocol import Unit
+from auth0_webhooks.planning import Planner
+from auth0_webhooks.protocol import Plan, Unit
 
 NOTSET = object()
 
@@ -142,3 +143,10 @@ def execute(operator: Any, ti: FakeTI, state: FakeStateStore | None = None) -> t
 
 def ids(logs: list[dict]) -> list[str]:
     return [entry["log_id"] for entry in logs]
+
+
+def plan_deliveries(logs, keep, batch_size: int, send_as_batch: bool) -> Plan:  # noqa: ANN001
+    """A Plan for logs already in hand (a Planner fed them all at once)."""
+    planner = Planner(keep, batch_size, send_as_batch)
+    planner.add(logs)
+    return planner.plan

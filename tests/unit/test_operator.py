@@ -18,7 +18,6 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleExcept
 from auth0_webhooks import deliver
 from auth0_webhooks.names import DELIVER_TASK_ID, MORE_TASK_ID, PAUSE_VARIABLE, READ_TASK_ID
 from auth0_webhooks.operators.logs_to_webhook import LogsToWebhookOperator
-from auth0_webhooks.planning import plan_deliveries
 from auth0_webhooks.protocol import PROGRESS_KEY, RESUME_KEY, SUMMARY_KEY, Checkpoint, LiveRun, ReadSummary, \
     RunInfo, SlotReport, Unit, UnitProgress, unit_key
 from auth0_webhooks.read import read_units
@@ -26,7 +25,7 @@ from auth0_webhooks.settings import Settings
 from auth0_webhooks.webhook_client import WebhookDeliveryError
 
 from .conftest import T0
-from .fakes import FakeStateStore, FakeTI, XComs, execute, fake_variables, fake_xcoms, ids, through_json
+from .fakes import FakeStateStore, FakeTI, XComs, execute, fake_variables, fake_xcoms, ids, plan_deliveries, through_json
 
 URL = "https://hooks.example.com/auth0?token=abc"
 AUTH = "Bearer operator-test-secret"

@@ -12,8 +12,11 @@ import random
 
 import pytest
 
-from auth0_webhooks.planning import Planner, plan_deliveries, split_into_units
+from auth0_webhooks.planning import Planner, split_into_units
 from auth0_webhooks.protocol import Checkpoint, Delivery, Plan, Unit
+
+from .fakes import plan_deliveries
+
 
 
 def make_logs(count: int, start: int = 1, types: str | None = None) -> list[dict]:
