@@ -1,4 +1,4 @@
-"""auth0_webhooks.hooks (WebhookHook, Auth0Hook) and auth0_webhooks.get_provider_info().
+"""auth0_webhooks.hooks (WebhookHook, Auth0Hook): connections, and the connection forms the hooks declare.
 
 Connections are defined the way a user does without a database: AIRFLOW_CONN_<ID> as JSON.
 Spec: the hooks' docstrings, original-extension.md (WEBHOOK_URL, AUTHORIZATION verbatim, no
@@ -7,13 +7,13 @@ header when empty) and auth0-logs-api.md (audience https://{domain}/api/v2/).
 
 from __future__ import annotations
 
+import inspect
 import json
-from importlib import metadata
 from pathlib import Path
 
+import airflow
 import pytest
 
-import auth0_webhooks
 from auth0_webhooks.auth0_client import Auth0AuthError, Auth0LogsClient
 from auth0_webhooks.hooks.auth0 import Auth0Hook, extra_field
 from auth0_webhooks.hooks.webhook import WebhookConfigError, WebhookHook, webhook_url
@@ -208,7 +208,7 @@ def test_auth0_host_with_scheme_is_kept(monkeypatch):
 
 def test_auth0_hook_other_connection_id(monkeypatch):
     set_conn(monkeypatch, "tenant_b", conn_type="auth0", host="b.us.auth0.com", login="idb", password="sb")
-    assert Auth0Hook("tenant_b").credentials().base_url == "https://b.us.auth0.com"
+    assert Auth0Hook(auth0_conn_id="tenant_b").credentials().base_url == "https://b.us.auth0.com"
 
 
 def test_auth0_hook_without_host_is_an_auth_error(monkeypatch):
@@ -241,54 +241,100 @@ def test_auth0_test_connection(monkeypatch, requests_mock):
     assert not ok and "401" in message and "csecret" not in message
 
 
-# ---------------------------------------------------------------- provider info
+# ---------------------------------------------------------------- connection forms the hooks declare
+
+HOOKS = [Auth0Hook, WebhookHook]
+STANDARD_FIELDS = {"host", "schema", "login", "password", "port", "extra", "description"}
 
 
-def test_provider_info_names_the_distribution():
-    info = auth0_webhooks.get_provider_info()
-    assert info["package-name"] == auth0_webhooks.DISTRIBUTION == "airflow-provider-auth0-webhooks"
-    assert metadata.distribution(info["package-name"]).metadata["Name"] == info["package-name"]
-    assert info["versions"] == [metadata.version(info["package-name"])]
-
-
-def test_provider_info_is_registered_as_entry_point():
-    points = metadata.entry_points(group="apache_airflow_provider")
-    ours = [point for point in points if point.value == "auth0_webhooks:get_provider_info"]
-    assert len(ours) == 1
-    assert ours[0].load() is auth0_webhooks.get_provider_info
-
-
-def test_provider_info_auth0_connection_type():
-    info = auth0_webhooks.get_provider_info()
-    (conn,) = [c for c in info["connection-types"] if c["connection-type"] == "auth0"]
-    module, _, name = conn["hook-class-name"].rpartition(".")
-    hook_class = getattr(__import__(module, fromlist=[name]), name)
-    assert hook_class is Auth0Hook and hook_class.conn_type == "auth0"
-    assert conn["ui-field-behaviour"]["relabeling"] == {
-        "host": "Domain",
-        "login": "Client ID",
-        "password": "Client Secret",
-    }
-    assert "password" not in conn["ui-field-behaviour"]["hidden-fields"]
-    assert "audience" in conn["conn-fields"]
-    assert conn["conn-fields"]["audience"]["label"] == "Audience"
-
-
-def test_provider_info_validates_against_airflow_schemas():
+@pytest.mark.parametrize("hook", HOOKS)
+def test_field_behaviour_is_valid_for_airflow(hook):
     jsonschema = pytest.importorskip("jsonschema")
-    import airflow
+    schema = Path(airflow.__file__).parent / "customized_form_field_behaviours.schema.json"
+    behaviour = hook.get_ui_field_behaviour()
+    jsonschema.validate(behaviour, json.loads(schema.read_text()))
+    assert set(behaviour["hidden_fields"]) <= STANDARD_FIELDS
+    assert set(behaviour["relabeling"]) <= STANDARD_FIELDS - set(behaviour["hidden_fields"])
+    # A placeholder is for a shown standard field or for an extra the hook declares as a conn-field.
+    shown = STANDARD_FIELDS - set(behaviour["hidden_fields"])
+    assert set(behaviour["placeholders"]) <= shown | set(hook.get_conn_fields())
 
-    folder = Path(airflow.__file__).parent
-    info = auth0_webhooks.get_provider_info()
-    jsonschema.validate(info, json.loads((folder / "provider_info.schema.json").read_text()))
-    behaviour_schema = folder / "customized_form_field_behaviours.schema.json"
-    if behaviour_schema.exists():
-        behaviour = info["connection-types"][0]["ui-field-behaviour"]
-        jsonschema.validate(
-            {
-                "hidden_fields": behaviour["hidden-fields"],
-                "relabeling": behaviour["relabeling"],
-                "placeholders": behaviour["placeholders"],
-            },
-            json.loads(behaviour_schema.read_text()),
-        )
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_conn_fields_are_declared_as_provider_info_declares_them(hook):
+    fields = hook.get_conn_fields()
+    assert fields
+    for name, field in fields.items():
+        assert set(field) == {"label", "schema", "description"}, name
+        assert "null" in field["schema"]["type"] and field["description"].startswith("Optional."), name
+    assert "get_connection_form_widgets" not in vars(hook)  # deprecated since Airflow 3.2: conn-fields instead
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_declarations_are_fresh_on_every_call(hook):
+    hook.get_ui_field_behaviour()["relabeling"]["host"] = "changed"
+    hook.get_conn_fields().clear()
+    assert hook.get_ui_field_behaviour()["relabeling"]["host"] != "changed"
+    assert hook.get_conn_fields()
+
+
+def test_auth0_form_shows_domain_client_id_and_secret_and_the_audience_extra():
+    behaviour = Auth0Hook.get_ui_field_behaviour()
+    assert behaviour["hidden_fields"] == ["schema", "port", "extra"]
+    assert behaviour["relabeling"] == {"host": "Domain", "login": "Client ID", "password": "Client Secret"}
+    assert set(Auth0Hook.get_conn_fields()) == {"audience"}
+
+
+def test_webhook_form_hides_only_login_and_names_url_and_authorization():
+    behaviour = WebhookHook.get_ui_field_behaviour()
+    assert behaviour["hidden_fields"] == ["login"]
+    assert behaviour["relabeling"] == {"host": "Webhook URL", "password": "Authorization header"}
+
+
+def test_webhook_conn_fields_are_the_extras_get_conn_reads(monkeypatch):
+    fields = WebhookHook.get_conn_fields()
+    assert set(fields) == {"timeout", "max_attempts", "headers", "signing_secret"}
+    assert fields["signing_secret"]["schema"]["format"] == "password"  # masked in the form
+    extra = {"timeout": 7, "max_attempts": 2, "headers": {"X-A": "b"}, "signing_secret": SECRET_1}
+    set_conn(monkeypatch, "auth0_webhook", conn_type="http", host="https://hooks.example.com", extra=extra)
+    sender = WebhookHook().get_conn()
+    assert (sender.timeout, sender.max_attempts, dict(sender.headers), list(sender.signing_secrets)) == (
+        7.0, 2, {"X-A": "b"}, [SECRET_1])
+
+
+@pytest.mark.parametrize("key", ["timeout", "max_attempts"])
+def test_webhook_conn_field_ranges_are_the_ranges_get_conn_accepts(monkeypatch, key):
+    schema = WebhookHook.get_conn_fields()[key]["schema"]
+    for value, accepted in [(schema["minimum"], True), (schema["maximum"], True),
+                            (schema["minimum"] - 1, False), (schema["maximum"] + 1, False)]:
+        set_conn(monkeypatch, "auth0_webhook", conn_type="http", host="https://h.example.com", extra={key: value})
+        if accepted:
+            WebhookHook().get_conn()
+        else:
+            with pytest.raises(WebhookConfigError):
+                WebhookHook().get_conn()
+
+
+def test_auth0_hook_parameters_are_keyword_only_like_the_slack_hooks():
+    parameters = inspect.signature(Auth0Hook).parameters
+    assert parameters["auth0_conn_id"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert parameters["token_cache"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert parameters["auth0_conn_id"].default == Auth0Hook.default_conn_name == "auth0_default"
+    with pytest.raises(TypeError):
+        Auth0Hook("auth0_default")
+
+
+def test_webhook_hook_id_is_positional_or_keyword_like_the_http_hook():
+    assert WebhookHook("my_hook").webhook_conn_id == WebhookHook(webhook_conn_id="my_hook").webhook_conn_id == "my_hook"
+    assert WebhookHook().webhook_conn_id == WebhookHook.default_conn_name == "auth0_webhook"
+    assert WebhookHook.conn_type == "http"
+
+
+@pytest.mark.parametrize("hook, documented", [
+    (Auth0Hook, ["Domain", "Client ID", "Client Secret", "audience", ":param auth0_conn_id:", ":param token_cache:"]),
+    (WebhookHook, ["Webhook URL", "Authorization header", "timeout", "max_attempts", "headers", "signing_secret",
+                   ":param webhook_conn_id:"]),
+])
+def test_hook_docstrings_document_the_connection_fields(hook, documented):
+    for text in documented:
+        assert text in hook.__doc__, text

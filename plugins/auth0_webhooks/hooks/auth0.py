@@ -6,6 +6,7 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
+from auth0_webhooks import auth0_conn_fields, auth0_ui_field_behaviour
 from auth0_webhooks.auth0_client import Auth0Credentials, Auth0LogsClient
 from auth0_webhooks.names import AUTH0_CONN_ID
 from auth0_webhooks.token_cache import FileTokenCache, TokenCache
@@ -18,11 +19,24 @@ def extra_field(extra: dict[str, Any], conn_type: str, name: str) -> Any:
 
 
 class Auth0Hook(BaseHook):
-    """Reads Auth0 tenant logs.
+    """
+    Reads Auth0 tenant logs: :meth:`get_conn` returns an :class:`~auth0_webhooks.auth0_client.Auth0LogsClient`.
 
-    Connection: host = tenant domain (`tenant.eu.auth0.com`) or a base URL with scheme;
-    login = client ID; password = client secret; extra `audience` (default
-    `https://{domain}/api/v2/`). Tokens are cached on disk (mode 0600) between runs.
+    The connection (type ``auth0``; its form is :meth:`get_ui_field_behaviour` and :meth:`get_conn_fields`):
+
+    - **Domain** (``host``): the tenant's domain, ``your-tenant.eu.auth0.com``, or a base URL with a scheme
+      (``http://127.0.0.1:8089`` for the emulator); a path is ignored.
+    - **Client ID** (``login``) and **Client Secret** (``password``) of a machine-to-machine application
+      authorized for the Management API with the ``read:logs`` scope.
+    - **Audience** (extra ``audience``, also read as ``extra__auth0__audience``): optional, the Management
+      API audience; default ``https://{domain}/api/v2/``.
+
+    Schema, port and the raw extra are not used (hidden in the form). Access tokens are cached on disk
+    (mode 0600) between runs, never the client secret.
+
+    :param auth0_conn_id: id of the Auth0 connection; default ``auth0_default``.
+    :param token_cache: where access tokens are kept between requests; default a
+        :class:`~auth0_webhooks.token_cache.FileTokenCache` shared by the runs on this machine.
     """
 
     conn_name_attr = "auth0_conn_id"
@@ -30,16 +44,30 @@ class Auth0Hook(BaseHook):
     conn_type = "auth0"
     hook_name = "Auth0"
 
-    def __init__(self, auth0_conn_id: str = AUTH0_CONN_ID, token_cache: TokenCache | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *, auth0_conn_id: str = default_conn_name, token_cache: TokenCache | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.auth0_conn_id = auth0_conn_id
         self.token_cache = token_cache
         self._client: Auth0LogsClient | None = None
 
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Return custom field behaviour: the form's hidden, relabelled and prefilled fields. Declared in
+        :func:`auth0_webhooks.auth0_ui_field_behaviour`, where provider info reads it without importing Airflow."""
+        return auth0_ui_field_behaviour()
+
+    @classmethod
+    def get_conn_fields(cls) -> dict[str, dict[str, Any]]:
+        """Return the form's fields for extras, as provider info's ``conn-fields`` (Airflow 3.2+) declares them
+        (declared in :func:`auth0_webhooks.auth0_conn_fields`)."""
+        return auth0_conn_fields()
+
     def credentials(self) -> Auth0Credentials:
         """The connection's fields as Auth0Credentials."""
         conn = self.get_connection(self.auth0_conn_id)
-        audience = extra_field(conn.extra_dejson, "auth0", "audience")
+        audience = extra_field(conn.extra_dejson, self.conn_type, "audience")
         return Auth0Credentials.from_domain(conn.host or "", conn.login or "", conn.password or "", audience)
 
     def get_conn(self) -> Auth0LogsClient:

@@ -1,11 +1,4 @@
-"""WebhookHook: the `auth0_webhook` connection turned into a WebhookSender.
-
-Connection (type `http` works): host = the full webhook URL, path and query kept intact
-(or host/port/schema the way HttpHook reads them); password = the exact `Authorization` header
-value (empty: no header); extra (all optional): `timeout` (seconds, default 30), `headers`
-(a JSON object of extra headers), `signing_secret` (a `whsec_...` secret, or a list of them
-while rotating), `max_attempts` (tries inside one task try, default 5).
-"""
+"""WebhookHook: the `auth0_webhook` connection (type `http` works) turned into a WebhookSender."""
 
 from __future__ import annotations
 
@@ -14,6 +7,7 @@ from typing import Any
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
+from auth0_webhooks import conn_field
 from auth0_webhooks.names import WEBHOOK_CONN_ID
 from auth0_webhooks.webhook_client import WebhookSender
 
@@ -64,16 +58,71 @@ def _number(extra: dict, key: str, default: float, low: float, high: float, conn
 
 
 class WebhookHook(BaseHook):
-    """Builds the sender for the webhook connection; see the module docstring for the fields."""
+    """
+    Sends logs to the user's webhook: :meth:`get_conn` returns a :class:`~auth0_webhooks.webhook_client.WebhookSender`.
+
+    The connection (id ``auth0_webhook``; type ``http`` works; its form is :meth:`get_ui_field_behaviour` and
+    :meth:`get_conn_fields`):
+
+    - **Webhook URL** (``host``): the full URL, path and query kept intact; or a bare host, then built the way
+      HttpHook builds it from ``schema`` (``http``/``https``, else a path), ``port`` and the connection type.
+    - **Authorization header** (``password``): sent verbatim as the ``Authorization`` header (``Bearer ...``,
+      ``Basic ...``, ``Splunk ...``); empty: no header. ``login`` is not used.
+    - Extras, all optional: ``timeout`` (seconds per request, 1 to 300, default 30); ``max_attempts`` (tries
+      inside one task try, 1 to 20, default 5); ``headers`` (a JSON object of extra headers);
+      ``signing_secret`` (a ``whsec_...`` secret, or several separated by spaces or commas, or a list, while
+      rotating). The password and the signing secrets are registered with Airflow's secret masker.
+
+    The UI shows the HTTP provider's form for type ``http``, a type this provider does not register again (see
+    :func:`auth0_webhooks.get_provider_info`): the form declared below says how to fill that one in.
+
+    :param webhook_conn_id: id of the webhook connection; default ``auth0_webhook``.
+    """
 
     conn_name_attr = "webhook_conn_id"
     default_conn_name = WEBHOOK_CONN_ID
     conn_type = "http"
     hook_name = "Auth0 logs webhook"
 
-    def __init__(self, webhook_conn_id: str = WEBHOOK_CONN_ID, **kwargs: Any) -> None:
+    def __init__(self, webhook_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.webhook_conn_id = webhook_conn_id
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Return custom field behaviour: hidden, relabelled and prefilled fields. The UI shows the HTTP provider's
+        form for type ``http``; these say how to fill it in."""
+        return {
+            "hidden_fields": ["login"],
+            "relabeling": {
+                "host": "Webhook URL",
+                "password": "Authorization header",
+            },
+            "placeholders": {
+                "host": "https://siem.example.com/ingest?token=... (the full URL: path and query are kept)",
+                "schema": "https (only when the Webhook URL is a bare host)",
+                "password": "Bearer ... (sent verbatim as the Authorization header; empty: none)",
+                "timeout": "30",
+                "max_attempts": "5",
+                "headers": '{"X-Source": "auth0"}',
+                "signing_secret": "whsec_...",
+            },
+        }
+
+    @classmethod
+    def get_conn_fields(cls) -> dict[str, dict[str, Any]]:
+        """Return the form's fields for extras, as provider info's ``conn-fields`` (Airflow 3.2+) declares them;
+        the ranges are the ones :meth:`get_conn` accepts."""
+        return {
+            "timeout": conn_field("Timeout", "number", "Seconds to wait for the webhook's answer to one request; "
+                                  "default 30.", minimum=1, maximum=300),
+            "max_attempts": conn_field("Max attempts", "integer", "Tries per request inside one task try; default 5.",
+                                       minimum=1, maximum=20),
+            "headers": conn_field("Extra headers", "object", "A JSON object of headers sent with every request."),
+            "signing_secret": conn_field("Signing secret", "string", "Standard Webhooks secret (whsec_...); several, "
+                                         "separated by spaces, while rotating. Requests are then signed.",
+                                         format="password"),
+        }
 
     def get_conn(self) -> WebhookSender:
         """A sender configured from the connection; secrets are registered with Airflow's masker."""
