@@ -81,10 +81,10 @@ def test_connection_types_carry_the_forms_their_hooks_declare():
         assert conn["conn-fields"] == hook.get_conn_fields()
 
 
-def test_only_auth0_is_registered_http_stays_the_http_providers():
+def test_auth0_and_auth0_webhook_are_registered_http_stays_the_http_providers():
     info = auth0_webhooks.get_provider_info()
-    assert [conn["connection-type"] for conn in info["connection-types"]] == ["auth0"]
-    assert WebhookHook.conn_type == "http"
+    assert [conn["connection-type"] for conn in info["connection-types"]] == ["auth0", "auth0_webhook"]
+    assert WebhookHook.conn_type == "auth0_webhook"
 
 
 def test_provider_info_validates_against_airflow_schemas():
@@ -156,6 +156,7 @@ def test_providers_manager_reads_the_form_without_deprecation_warnings():
     assert behaviours["auth0"]["relabeling"] == expected["relabeling"]
     assert behaviours["auth0"]["placeholders"]["extra__auth0__audience"] == expected["placeholders"]["audience"]
     assert widgets["extra__auth0__audience"].field["schema"]["title"] == "Audience"
+    assert behaviours["auth0_webhook"]["relabeling"] == WebhookHook.get_ui_field_behaviour()["relabeling"]
     assert behaviours["http"]["relabeling"] != WebhookHook.get_ui_field_behaviour()["relabeling"]  # HttpHook's form
 
 

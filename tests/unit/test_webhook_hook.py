@@ -285,15 +285,15 @@ def test_auth0_form_shows_domain_client_id_and_secret_and_the_audience_extra():
     assert set(Auth0Hook.get_conn_fields()) == {"audience"}
 
 
-def test_webhook_form_hides_only_login_and_names_url_and_authorization():
+def test_webhook_form_hides_what_a_full_url_makes_useless_and_names_url_and_authorization():
     behaviour = WebhookHook.get_ui_field_behaviour()
-    assert behaviour["hidden_fields"] == ["login"]
+    assert behaviour["hidden_fields"] == ["login", "schema", "port"]  # extra stays: headers go there
     assert behaviour["relabeling"] == {"host": "Webhook URL", "password": "Authorization header"}
 
 
 def test_webhook_conn_fields_are_the_extras_get_conn_reads(monkeypatch):
     fields = WebhookHook.get_conn_fields()
-    assert set(fields) == {"timeout", "max_attempts", "headers", "signing_secret"}
+    assert set(fields) == {"timeout", "max_attempts", "signing_secret"}  # headers: a JSON object in the extra
     assert fields["signing_secret"]["schema"]["format"] == "password"  # masked in the form
     extra = {"timeout": 7, "max_attempts": 2, "headers": {"X-A": "b"}, "signing_secret": SECRET_1}
     set_conn(monkeypatch, "auth0_webhook", conn_type="http", host="https://hooks.example.com", extra=extra)
@@ -327,7 +327,7 @@ def test_auth0_hook_parameters_are_keyword_only_like_the_slack_hooks():
 def test_webhook_hook_id_is_positional_or_keyword_like_the_http_hook():
     assert WebhookHook("my_hook").webhook_conn_id == WebhookHook(webhook_conn_id="my_hook").webhook_conn_id == "my_hook"
     assert WebhookHook().webhook_conn_id == WebhookHook.default_conn_name == "auth0_webhook"
-    assert WebhookHook.conn_type == "http"
+    assert WebhookHook.conn_type == "auth0_webhook"  # its own form; type http works too
 
 
 @pytest.mark.parametrize("hook, documented", [

@@ -6,7 +6,7 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
-from auth0_webhooks import auth0_conn_fields, auth0_ui_field_behaviour
+from auth0_webhooks import conn_fields, ui_field_behaviour
 from auth0_webhooks.auth0_client import Auth0Credentials, Auth0LogsClient
 from auth0_webhooks.names import AUTH0_CONN_ID
 from auth0_webhooks.token_cache import FileTokenCache, TokenCache
@@ -54,15 +54,13 @@ class Auth0Hook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Return custom field behaviour: the form's hidden, relabelled and prefilled fields. Declared in
-        :func:`auth0_webhooks.auth0_ui_field_behaviour`, where provider info reads it without importing Airflow."""
-        return auth0_ui_field_behaviour()
+        """Return custom field behaviour (declared once, in `auth0_webhooks.FORMS`)."""
+        return ui_field_behaviour(cls.conn_type)
 
     @classmethod
     def get_conn_fields(cls) -> dict[str, dict[str, Any]]:
-        """Return the form's fields for extras, as provider info's ``conn-fields`` (Airflow 3.2+) declares them
-        (declared in :func:`auth0_webhooks.auth0_conn_fields`)."""
-        return auth0_conn_fields()
+        """Return the form's extra fields, as provider info's ``conn-fields`` declares them."""
+        return conn_fields(cls.conn_type)
 
     def credentials(self) -> Auth0Credentials:
         """The connection's fields as Auth0Credentials."""

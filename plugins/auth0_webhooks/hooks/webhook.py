@@ -7,7 +7,7 @@ from typing import Any
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
-from auth0_webhooks import conn_field
+from auth0_webhooks import conn_fields, ui_field_behaviour
 from auth0_webhooks.names import WEBHOOK_CONN_ID
 from auth0_webhooks.webhook_client import WebhookSender
 
@@ -61,8 +61,7 @@ class WebhookHook(BaseHook):
     """
     Sends logs to the user's webhook: :meth:`get_conn` returns a :class:`~auth0_webhooks.webhook_client.WebhookSender`.
 
-    The connection (id ``auth0_webhook``; type ``http`` works; its form is :meth:`get_ui_field_behaviour` and
-    :meth:`get_conn_fields`):
+    The connection (id ``auth0_webhook``; its form is :meth:`get_ui_field_behaviour` and :meth:`get_conn_fields`):
 
     - **Webhook URL** (``host``): the full URL, path and query kept intact; or a bare host, then built the way
       HttpHook builds it from ``schema`` (``http``/``https``, else a path), ``port`` and the connection type.
@@ -73,15 +72,15 @@ class WebhookHook(BaseHook):
       ``signing_secret`` (a ``whsec_...`` secret, or several separated by spaces or commas, or a list, while
       rotating). The password and the signing secrets are registered with Airflow's secret masker.
 
-    The UI shows the HTTP provider's form for type ``http``, a type this provider does not register again (see
-    :func:`auth0_webhooks.get_provider_info`): the form declared below says how to fill that one in.
+    Type ``auth0_webhook`` (this provider's) shows a form with these fields; type ``http`` works too, with the
+    HTTP provider's form (host, password and extra as above).
 
     :param webhook_conn_id: id of the webhook connection; default ``auth0_webhook``.
     """
 
     conn_name_attr = "webhook_conn_id"
     default_conn_name = WEBHOOK_CONN_ID
-    conn_type = "http"
+    conn_type = "auth0_webhook"
     hook_name = "Auth0 logs webhook"
 
     def __init__(self, webhook_conn_id: str = default_conn_name, **kwargs: Any) -> None:
@@ -90,39 +89,13 @@ class WebhookHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Return custom field behaviour: hidden, relabelled and prefilled fields. The UI shows the HTTP provider's
-        form for type ``http``; these say how to fill it in."""
-        return {
-            "hidden_fields": ["login"],
-            "relabeling": {
-                "host": "Webhook URL",
-                "password": "Authorization header",
-            },
-            "placeholders": {
-                "host": "https://siem.example.com/ingest?token=... (the full URL: path and query are kept)",
-                "schema": "https (only when the Webhook URL is a bare host)",
-                "password": "Bearer ... (sent verbatim as the Authorization header; empty: none)",
-                "timeout": "30",
-                "max_attempts": "5",
-                "headers": '{"X-Source": "auth0"}',
-                "signing_secret": "whsec_...",
-            },
-        }
+        """Return custom field behaviour of type ``auth0_webhook`` (declared once, in `auth0_webhooks.FORMS`)."""
+        return ui_field_behaviour(cls.conn_type)
 
     @classmethod
     def get_conn_fields(cls) -> dict[str, dict[str, Any]]:
-        """Return the form's fields for extras, as provider info's ``conn-fields`` (Airflow 3.2+) declares them;
-        the ranges are the ones :meth:`get_conn` accepts."""
-        return {
-            "timeout": conn_field("Timeout", "number", "Seconds to wait for the webhook's answer to one request; "
-                                  "default 30.", minimum=1, maximum=300),
-            "max_attempts": conn_field("Max attempts", "integer", "Tries per request inside one task try; default 5.",
-                                       minimum=1, maximum=20),
-            "headers": conn_field("Extra headers", "object", "A JSON object of headers sent with every request."),
-            "signing_secret": conn_field("Signing secret", "string", "Standard Webhooks secret (whsec_...); several, "
-                                         "separated by spaces, while rotating. Requests are then signed.",
-                                         format="password"),
-        }
+        """Return the form's extra fields; the ranges are the ones :meth:`get_conn` accepts."""
+        return conn_fields(cls.conn_type)
 
     def get_conn(self) -> WebhookSender:
         """A sender configured from the connection; secrets are registered with Airflow's masker."""
