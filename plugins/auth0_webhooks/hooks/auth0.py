@@ -6,8 +6,8 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
-from auth0_webhooks import conn_fields, ui_field_behaviour
 from auth0_webhooks.auth0_client import Auth0Credentials, Auth0LogsClient
+from auth0_webhooks.hooks import DeclaredForm
 from auth0_webhooks.names import AUTH0_CONN_ID
 from auth0_webhooks.token_cache import FileTokenCache, TokenCache
 
@@ -18,7 +18,7 @@ def extra_field(extra: dict[str, Any], conn_type: str, name: str) -> Any:
     return value if value not in (None, "") else extra.get(f"extra__{conn_type}__{name}")
 
 
-class Auth0Hook(BaseHook):
+class Auth0Hook(DeclaredForm, BaseHook):
     """
     Reads Auth0 tenant logs: :meth:`get_conn` returns an :class:`~auth0_webhooks.auth0_client.Auth0LogsClient`.
 
@@ -51,16 +51,6 @@ class Auth0Hook(BaseHook):
         self.auth0_conn_id = auth0_conn_id
         self.token_cache = token_cache
         self._client: Auth0LogsClient | None = None
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Return custom field behaviour (declared once, in `auth0_webhooks.FORMS`)."""
-        return ui_field_behaviour(cls.conn_type)
-
-    @classmethod
-    def get_conn_fields(cls) -> dict[str, dict[str, Any]]:
-        """Return the form's extra fields, as provider info's ``conn-fields`` declares them."""
-        return conn_fields(cls.conn_type)
 
     def credentials(self) -> Auth0Credentials:
         """The connection's fields as Auth0Credentials."""

@@ -7,7 +7,7 @@ from typing import Any
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
-from auth0_webhooks import conn_fields, ui_field_behaviour
+from auth0_webhooks.hooks import DeclaredForm
 from auth0_webhooks.names import WEBHOOK_CONN_ID
 from auth0_webhooks.webhook_client import WebhookSender
 
@@ -57,7 +57,7 @@ def _number(extra: dict, key: str, default: float, low: float, high: float, conn
     return number
 
 
-class WebhookHook(BaseHook):
+class WebhookHook(DeclaredForm, BaseHook):
     """
     Sends logs to the user's webhook: :meth:`get_conn` returns a :class:`~auth0_webhooks.webhook_client.WebhookSender`.
 
@@ -86,16 +86,6 @@ class WebhookHook(BaseHook):
     def __init__(self, webhook_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.webhook_conn_id = webhook_conn_id
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Return custom field behaviour of type ``auth0_webhook`` (declared once, in `auth0_webhooks.FORMS`)."""
-        return ui_field_behaviour(cls.conn_type)
-
-    @classmethod
-    def get_conn_fields(cls) -> dict[str, dict[str, Any]]:
-        """Return the form's extra fields; the ranges are the ones :meth:`get_conn` accepts."""
-        return conn_fields(cls.conn_type)
 
     def get_conn(self) -> WebhookSender:
         """A sender configured from the connection; secrets are registered with Airflow's masker."""
