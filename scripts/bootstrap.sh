@@ -19,7 +19,7 @@ fi
 stamp=.venv/.installed-$(cat pyproject.toml devtools/pyproject.toml | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".[test]"
+  .venv/bin/python -m pip install --quiet -e ".[test,celery]"  # celery: the distributed shape's integration test
   # The emulator, receiver and standalone helpers: a package of their own, never shipped with the provider.
   .venv/bin/python -m pip install --quiet -e ./devtools
   rm -f .venv/.installed-*; touch "$stamp"
