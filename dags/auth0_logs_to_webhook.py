@@ -7,9 +7,8 @@ Wiring only: the logic lives in the `auth0_webhooks` package. Settings: Variable
 `read_logs` reads for a couple of seconds and plans the run; when a backlog remains,
 `read_more` goes on reading (at the API's rate limit, within the run's time budget) while the
 `deliver` slots, one per allowed concurrent call (`webhook_concurrent_calls`), send what has
-been read; `commit` moves the
-checkpoint over what the webhook acknowledged. A run with nothing new runs `read_logs` and
-`commit` only.
+been read; `commit` moves the checkpoint over what the webhook acknowledged. A run with nothing
+new runs `read_logs` and `commit` only.
 """
 
 from __future__ import annotations

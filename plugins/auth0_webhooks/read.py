@@ -346,8 +346,9 @@ def _read_first(context: Context, ti: Any, slots: int | None, client: Any | None
     return planned
 
 
-def read_more(context: Context, planned: dict, client: Any | None = None) -> dict:
-    """read_more: go on reading where read_logs stopped, publishing units while the slots deliver them."""
+def read_more(context: Context, planned: dict, client: Any | None = None) -> None:
+    """read_more: go on reading where read_logs stopped, publishing units while the slots deliver them;
+    its ReadSummary (XCom `summary`) says how far it got."""
     ti = context["ti"]
     live = LiveRun.from_xcom(planned)
     if live is None or live.more_task is None:
@@ -395,8 +396,6 @@ def read_more(context: Context, planned: dict, client: Any | None = None) -> dic
         summary = push_summary(final=True)
     log.info("Read %d logs in all (%d units); %s; held back %.1f s for the slots",
              summary.logs_read, publisher.next_index, result.stopped_by, publisher.held_back_seconds)
-    return {"logs_read": summary.logs_read, "next_unit": summary.next_unit, "caught_up": summary.caught_up,
-            "stopped_by": summary.stopped_by}
 
 
 def run_params(context: Context) -> tuple[bool, int | None, StartFrom | None]:

@@ -87,8 +87,10 @@ def read(xcoms: XComs, tenant: Auth0Emulator, slots: int | None = None, **params
     return read_first({"ti": xcoms.ti(READ_TASK_ID), "params": params}, slots, client=client_for(tenant))
 
 
-def read_more(xcoms: XComs, planned: dict, client) -> dict:  # noqa: ANN001
-    return read_more_step({"ti": xcoms.ti(MORE_TASK_ID, 0), "params": {}}, planned, client=client)
+def read_more(xcoms: XComs, planned: dict, client) -> ReadSummary:  # noqa: ANN001
+    """Run read_more; its final summary, as the commit will read it."""
+    assert read_more_step({"ti": xcoms.ti(MORE_TASK_ID, 0), "params": {}}, planned, client=client) is None
+    return summary_of(xcoms, MORE_TASK_ID)
 
 
 def commit(xcoms: XComs) -> dict:
@@ -325,11 +327,11 @@ def test_a_hand_over_run_delivers_every_log_once_and_moves_the_checkpoint_to_the
     passed = Handover.from_xcom(xcoms.ti(READ_TASK_ID).pushed[HANDOVER_KEY])
     assert passed.next_unit == run.first_units and passed.job.read_id == run.read_id
     result = read_more(xcoms, plan[0], client_for(tenant))
-    assert result["caught_up"] and result["logs_read"] == 350 and result["stopped_by"] == "caught up"
+    assert result.caught_up and result.logs_read == 350 and result.stopped_by == "caught up"
     assert HANDOVER_KEY not in xcoms.ti(READ_TASK_ID).pushed  # it holds logs: deleted once taken
     more = summary_of(xcoms, MORE_TASK_ID)
     assert more.final and more.error is None
-    assert [u.index for u in more.units] == list(range(run.first_units, result["next_unit"]))
+    assert [u.index for u in more.units] == list(range(run.first_units, result.next_unit))
     assert all(u.task_id == MORE_TASK_ID for u in more.units)
     xcoms.states[(MORE_TASK_ID, 0)] = "success"
     deliver_with_slots(xcoms, plan[0], 3)
@@ -454,10 +456,10 @@ def test_read_more_stops_reading_when_a_slot_failed_for_good(variables, tenant, 
     xcoms.states[(DELIVER_TASK_ID, 0)] = "failed"
     xcoms.states[(DELIVER_TASK_ID, 1)] = "running"
     result = read_more(xcoms, plan[0], client_for(tenant))
-    assert "a delivery task failed" in result["stopped_by"] and not result["caught_up"]
+    assert "a delivery task failed" in result.stopped_by and not result.caught_up
     more = summary_of(xcoms, MORE_TASK_ID)
     assert more.final and more.error is None and more.units == ()  # held back from the first unit
-    assert result["logs_read"] < 400
+    assert result.logs_read < 400
 
 
 def test_max_logs_counts_the_logs_of_both_readers(variables, tenant, xcoms, handover):
@@ -466,7 +468,7 @@ def test_max_logs_counts_the_logs_of_both_readers(variables, tenant, xcoms, hand
     plan = read(xcoms, tenant, slots=2, max_logs=250)
     assert summary_of(xcoms).logs_read == 101  # the oldest log, then one page
     result = read_more(xcoms, plan[0], client_for(tenant))
-    assert result["stopped_by"] == "max_logs" and 250 <= result["logs_read"] < 350  # whole pages
+    assert result.stopped_by == "max_logs" and 250 <= result.logs_read < 350  # whole pages
 
 
 def test_a_dry_run_reads_the_first_seconds_only_and_maps_nothing(variables, tenant, xcoms, handover):
