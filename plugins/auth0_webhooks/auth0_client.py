@@ -1,11 +1,6 @@
-"""Auth0 Management API client for the logs endpoint: token, pacing, retries, paging.
+"""Auth0 Management API client for the logs endpoint: token, pacing, retries, paging (each method says its rule).
 
 No Airflow here: `hooks.auth0.Auth0Hook` builds this client from a Connection.
-Rules followed (shared/reference/auth0-logs-api.md): client-credentials token cached until
-shortly before expiry and refreshed once on a 401; checkpoint mode (`from`, `take` <= 100) for
-reading; search mode only to find the first log at a date or the oldest retained log; pacing
-on `x-ratelimit-*` and waiting for the reset on a 429; 5xx and dropped connections retried
-with backoff; a timeout and a User-Agent on every request.
 """
 
 from __future__ import annotations
@@ -69,9 +64,8 @@ class Auth0Credentials:
     audience: str
 
     @classmethod
-    def from_domain(
-        cls, domain: str, client_id: str, client_secret: str, audience: str | None = None
-    ) -> "Auth0Credentials":
+    def from_domain(cls, domain: str, client_id: str, client_secret: str,
+                    audience: str | None = None) -> Auth0Credentials:
         """Accept `tenant.eu.auth0.com` or a base URL with scheme (the emulator's `http://127.0.0.1:8089`)."""
         domain = (domain or "").strip().rstrip("/")
         if not domain:
@@ -96,21 +90,11 @@ class ClientStats:
 class Auth0LogsClient:
     """Reads tenant logs, patiently: a busy tenant (429) slows a run down, it never fails it."""
 
-    def __init__(
-        self,
-        credentials: Auth0Credentials,
-        *,
-        session: requests.Session | None = None,
-        timeout: tuple[float, float] = (5.0, 30.0),
-        token_cache: TokenCache | None = None,
-        max_attempts: int = 6,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 30.0,
-        max_rate_limit_wait: float = 900.0,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        rng: random.Random | None = None,
-    ) -> None:
+    def __init__(self, credentials: Auth0Credentials, *, session: requests.Session | None = None,
+                 timeout: tuple[float, float] = (5.0, 30.0), token_cache: TokenCache | None = None,
+                 max_attempts: int = 6, backoff_base: float = 0.5, backoff_cap: float = 30.0,
+                 max_rate_limit_wait: float = 900.0, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.time, rng: random.Random | None = None) -> None:
         self.credentials = credentials
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
@@ -138,24 +122,16 @@ class Auth0LogsClient:
         return self._fetch_token()
 
     def _fetch_token(self) -> str:
-        body = {
-            "grant_type": "client_credentials",
-            "client_id": self.credentials.client_id,
-            "client_secret": self.credentials.client_secret,
-            "audience": self.credentials.audience,
-        }
-        url = f"{self.credentials.base_url}/oauth/token"
-        response = self._send("POST", url, json=body, what="token request")
+        body = {"grant_type": "client_credentials", "client_id": self.credentials.client_id,
+                "client_secret": self.credentials.client_secret, "audience": self.credentials.audience}
+        response = self._send("POST", f"{self.credentials.base_url}/oauth/token", json=body, what="token request")
+        detail = f"{response.status_code}: {excerpt(response.text)}"
         if response.status_code in (401, 403):
-            raise Auth0AuthError(
-                f"Auth0 refused the client credentials ({response.status_code}: "
-                f"{excerpt(response.text)}): check the Client ID, Client Secret and Audience "
-                "of the Auth0 connection, and that the application is authorized for the "
-                "Management API with the read:logs scope"
-            )
+            raise Auth0AuthError(f"Auth0 refused the client credentials ({detail}): check the Client ID, Client Secret "
+                                 "and Audience of the Auth0 connection, and that the application is authorized for the "
+                                 "Management API with the read:logs scope")
         if response.status_code != 200:
-            raise Auth0ApiError(f"token request failed with HTTP {response.status_code}: {excerpt(response.text)}",
-                                response.status_code)
+            raise Auth0ApiError(f"token request failed with HTTP {detail}", response.status_code)
         try:
             data = response.json()
             token = str(data["access_token"])
@@ -223,10 +199,8 @@ class Auth0LogsClient:
                 break
             self.token_cache.drop(self._cache_key)
         if response.status_code == 401:
-            raise Auth0AuthError(
-                "Auth0 refused a fresh token for the logs endpoint (401): the application needs the "
-                "read:logs scope on the Management API"
-            )
+            raise Auth0AuthError("Auth0 refused a fresh token for the logs endpoint (401): the application needs the "
+                                 "read:logs scope on the Management API")
         if response.status_code == 400 and checkpoint is not None:
             raise CheckpointExpired(checkpoint, excerpt(response.text))
         if response.status_code != 200:

@@ -1,9 +1,7 @@
 """The Auth0 event catalogue (code, name, level, category) and the LOG_TYPES / LOG_LEVEL filter.
 
-Levels follow the original extension: 0 debug, 1 info, 2 warning, 3 error, 4 critical.
-Where the original gave a code no level (newer event types), and for codes that are not in
-the catalogue at all, the level is derived from the code, name and category by one rule
-(`derive_level`), so that every event has a defined level and nothing crashes or vanishes.
+Levels as in the original extension (0 debug to 4 critical); `derive_level` rates the codes it left unrated or
+never knew, so that every event has a level.
 """
 
 from __future__ import annotations
@@ -57,10 +55,7 @@ def catalogue() -> Mapping[str, EventType]:
 
 def event_type(code: str) -> EventType:
     """The catalogue entry for a code; an unknown (newer) code gets a derived entry."""
-    known = catalogue().get(code)
-    if known is not None:
-        return known
-    return EventType(code, f"Unknown event type {code!r}", derive_level(code), "other", False)
+    return catalogue().get(code) or EventType(code, f"Unknown event type {code!r}", derive_level(code), "other", False)
 
 
 def unknown_codes(codes: Iterable[str]) -> list[str]:
@@ -68,10 +63,9 @@ def unknown_codes(codes: Iterable[str]) -> list[str]:
     known = catalogue()
     result = []
     for code in codes:
-        if code in known:
-            continue
-        close = difflib.get_close_matches(code, known, n=1)
-        result.append(f"{code!r} (did you mean {close[0]!r}?)" if close else repr(code))
+        if code not in known:
+            close = difflib.get_close_matches(code, known, n=1)
+            result.append(f"{code!r} (did you mean {close[0]!r}?)" if close else repr(code))
     return result
 
 

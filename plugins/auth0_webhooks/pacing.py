@@ -10,14 +10,9 @@ bucket is full again). The refill rate itself is not sent, but each answer bound
 
 so   (limit - remaining - 1) / (reset - sent_at)  <=  rate  <=  (limit - remaining) / (reset - 1 - received_at).
 
-The pacer keeps the best lower bound. While a whole token is left it sends at once; when the
-answer says none is left it waits 1 / rate, after which at least one token has refilled.
-Waiting a little too long is not lost: the unused fraction accumulates in the bucket and shows
-up as `remaining >= 1`, so over a run the pace converges on the true refill rate, with no 429.
-Before any bound is known it waits for `reset`, as the original extension did; no wait is
-longer than a minute. This assumes, as Auth0 documents, that `reset` is when the bucket is full
-again, and that this machine's clock agrees with Auth0's (NTP): a clock running ahead makes the
-bound too high. A 429 then halves the ceiling the estimate may reach, and is waited out.
+The pacer keeps the best lower bound: it sends at once while a whole token is left, else waits 1 / rate.
+Waiting a little too long is not lost: the surplus shows up as `remaining >= 1`, so the pace converges on
+the true rate. The rest (no bound yet, the one-minute cap, the clock, a 429): README, "Reading at the rate limit".
 """
 
 from __future__ import annotations

@@ -1,9 +1,5 @@
-"""Run reports: what a run did, as text for the task log and as a Slack message.
-
-The Slack message carries the original extension's fields (start, end, logs processed, next
-checkpoint, error) and a little more. Sending it never fails or delays delivery: it runs after
-the checkpoint is committed, with a short timeout, and any error is logged and swallowed.
-"""
+"""Run reports: what a run did, as text for the task log and as a Slack message (the original extension's
+fields and a little more). Sending one never fails a run: any error is logged and swallowed."""
 
 from __future__ import annotations
 

@@ -47,16 +47,13 @@ def delivery_paused() -> str | None:
         detail = f" since {pause['since']} (run {pause['run_id']}): {pause['reason']}"
     except (ValueError, KeyError, TypeError):
         detail = f": {raw}"
-    return (
-        f"delivery is paused{detail}. Once the receiver accepts logs again, delete the Variable "
-        f"{PAUSE_VARIABLE!r} (Admin > Variables) and the next run resumes from the checkpoint"
-    )
+    return (f"delivery is paused{detail}. Once the receiver accepts logs again, delete the Variable "
+            f"{PAUSE_VARIABLE!r} (Admin > Variables) and the next run resumes from the checkpoint")
 
 
 def raise_if_paused() -> None:
     """Raise DeliveryPaused, with how to resume, when delivery is paused."""
-    paused = delivery_paused()
-    if paused:
+    if paused := delivery_paused():
         raise DeliveryPaused(paused)
 
 

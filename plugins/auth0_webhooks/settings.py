@@ -1,9 +1,6 @@
-"""Settings from the `auth0_webhooks_config` Variable: parse, validate, default.
+"""Settings from the `auth0_webhooks_config` Variable: parse, validate, default (the keys: README, "Settings").
 
-Every key is optional and defaults to the original extension's value. Keys may be written
-as the project documents them (`batch_size`) or as the original extension named them
-(`BATCH_SIZE`), so that a migrating user can paste their old settings. A wrong value is
-reported with the key, the value and what is allowed; all problems at once.
+Keys in any case (`batch_size` or the original's `BATCH_SIZE`); all problems are reported at once.
 """
 
 from __future__ import annotations
@@ -22,14 +19,8 @@ DEFAULT_SCHEDULE = "*/5 * * * *"
 MAX_BATCH_SIZE = 100  # the Management API's `take` limit
 MAX_CONCURRENT_CALLS = 64
 MANUAL_RUN_BUDGET_SECONDS = 3600
-CRON_PRESETS = {
-    "@hourly": "0 * * * *",
-    "@daily": "0 0 * * *",
-    "@weekly": "0 0 * * 0",
-    "@monthly": "0 0 1 * *",
-    "@quarterly": "0 0 1 */3 *",
-    "@yearly": "0 0 1 1 *",
-}
+CRON_PRESETS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *",
+                "@quarterly": "0 0 1 */3 *", "@yearly": "0 0 1 1 *"}
 _LOG_ID = re.compile(r"^(\d{6,}|[0-9a-f]{24})$")  # Auth0 log ids: long numeric strings (old: 24 hex)
 
 
@@ -38,9 +29,7 @@ class SettingsError(ValueError):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        super().__init__(
-            f"Variable {CONFIG_VARIABLE!r} is not valid: " + "; ".join(problems)
-        )
+        super().__init__(f"Variable {CONFIG_VARIABLE!r} is not valid: " + "; ".join(problems))
 
 
 @dataclass(frozen=True)
@@ -74,9 +63,7 @@ class Settings:
     @property
     def cron(self) -> str | None:
         """The schedule as a cron expression (presets resolved), or None for manual runs only."""
-        if self.schedule is None:
-            return None
-        return CRON_PRESETS.get(self.schedule, self.schedule)
+        return CRON_PRESETS.get(self.schedule, self.schedule)  # None stays None
 
     @property
     def run_budget_seconds(self) -> int:
@@ -239,10 +226,8 @@ def parse_settings(raw: str | dict | None) -> Settings:
         try:
             raw = json.loads(raw)
         except json.JSONDecodeError as error:
-            raise SettingsError(
-                [f"the value is not JSON ({error.msg} at line {error.lineno} column {error.colno}); "
-                 'expected an object such as {"batch_size": 100}']
-            ) from None
+            raise SettingsError([f"the value is not JSON ({error.msg} at line {error.lineno} column {error.colno}); "
+                                 'expected an object such as {"batch_size": 100}']) from None
     if not isinstance(raw, dict):
         raise SettingsError([f"the value must be a JSON object, not {type(raw).__name__}"])
 
@@ -257,9 +242,7 @@ def parse_settings(raw: str | dict | None) -> Settings:
         if parser is None:
             hint = difflib.get_close_matches(name, KNOWN_KEYS, n=1)
             suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-            problems.append(
-                f"unknown key {key!r}{suggestion}; allowed keys: {', '.join(KNOWN_KEYS)}"
-            )
+            problems.append(f"unknown key {key!r}{suggestion}; allowed keys: {', '.join(KNOWN_KEYS)}")
             continue
         try:
             values[name] = parser(value)

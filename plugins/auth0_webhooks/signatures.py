@@ -1,12 +1,5 @@
-"""Standard Webhooks signatures: sign on the sending side, verify on the receiving side.
-
-A receiver verifies a request with:
-
-    from auth0_webhooks.signatures import verify
-    if not verify(["whsec_..."], request.headers, raw_body):
-        return 401
-    if already_processed(request.headers["webhook-id"]):   # a retry of a request you have
-        return 200
+"""Standard Webhooks signatures: sign on the sending side, verify on the receiving side (a receiver's code:
+README, "Verifying requests on the receiving side"; drop duplicates by `webhook-id`).
 
 `verify` checks the `v1` HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}" against each
 secret (several while rotating), and refuses timestamps more than 5 minutes off.

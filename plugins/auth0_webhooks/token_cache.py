@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import tempfile
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -70,17 +71,13 @@ class FileTokenCache:
             return None
 
     def save(self, key: str, token: CachedToken) -> None:
-        try:
+        with suppress(OSError):  # a cache that cannot be written only costs a token request next run
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=".token-")
             with os.fdopen(handle, "w") as stream:  # mkstemp creates the file with mode 0600
                 json.dump({"access_token": token.access_token, "expires_at": token.expires_at}, stream)
             os.replace(temporary, self._path(key))
-        except OSError:
-            pass  # a cache that cannot be written only costs a token request next run
 
     def drop(self, key: str) -> None:
-        try:
+        with suppress(OSError):
             self._path(key).unlink()
-        except OSError:
-            pass

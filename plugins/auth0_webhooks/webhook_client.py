@@ -1,10 +1,8 @@
 """POST logs to the user's webhook: encode, identify, sign, send, classify the answer, retry.
 
-No Airflow here: `hooks.webhook.WebhookHook` builds a `WebhookSender` from a Connection.
-Only a 2xx is delivered; redirects are never followed (a 3xx is a failure). 429 and 503 wait
-for `Retry-After`; other 5xx, timeouts and connection errors back off with jitter; other 4xx
-are permanent; 410 Gone means the receiver asks us to stop. Nothing is ever skipped: a send
-that does not end in a 2xx raises, and the caller keeps the checkpoint where it was.
+No Airflow here: `hooks.webhook.WebhookHook` builds a `WebhookSender` from a Connection. Only a 2xx is delivered
+(`classify` says what each answer means); a send that does not end in one raises, and the caller keeps the
+checkpoint where it was: nothing is ever skipped.
 """
 
 from __future__ import annotations
@@ -54,12 +52,10 @@ class WebhookDeliveryError(Exception):
     def __init__(self, outcome: Outcome, attempts: int, target: str) -> None:
         self.outcome = outcome
         self.attempts = attempts
-        message = f"webhook {target} did not acknowledge after {attempts} attempt(s): {outcome.reason}"
-        if outcome.verdict is Verdict.GONE:
-            message += "; the receiver answered 410 Gone, asking us to stop sending"
-        elif outcome.verdict is Verdict.PERMANENT:
-            message += "; retrying the same request will not help: fix the receiver or the connection"
-        super().__init__(message)
+        advice = {Verdict.GONE: "; the receiver answered 410 Gone, asking us to stop sending",
+                  Verdict.PERMANENT: "; retrying the same request will not help: fix the receiver or the connection"}
+        super().__init__(f"webhook {target} did not acknowledge after {attempts} attempt(s): {outcome.reason}"
+                         + advice.get(outcome.verdict, ""))
 
     @property
     def gone(self) -> bool:
@@ -76,7 +72,8 @@ _RETRYABLE_4XX = {408, 409, 425, 429}
 
 
 def classify(status: int, headers: Mapping[str, str], body: str, now: float) -> Outcome:
-    """Classify an HTTP answer from the webhook."""
+    """Classify an HTTP answer from the webhook: 2xx delivered; 410 gone; 5xx and `_RETRYABLE_4XX` retried (429 and 503
+    after `Retry-After`); 3xx (redirects are never followed) and any other 4xx permanent."""
     reason = f"HTTP {status}" + (f": {excerpt(body)}" if body and body.strip() else "")
     if 200 <= status < 300:
         return Outcome(Verdict.DELIVERED, status, reason)
@@ -111,9 +108,8 @@ def redact_url(url: str) -> str:
     parts = urlsplit(url or "")
     if not parts.netloc:
         return "<webhook>"
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}/…" if parts.path not in ("", "/") or parts.query else f"{parts.scheme}://{host}{port}"
+    base = f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
+    return f"{base}/…" if parts.path not in ("", "/") or parts.query else base
 
 
 @dataclass
@@ -127,7 +123,7 @@ class SenderStats:
 
 @dataclass
 class WebhookSender:
-    """Sends request bodies to one webhook with the policy described in the module docstring."""
+    """Sends request bodies to one webhook: `classify` judges each answer, `RetryPolicy` waits between tries."""
 
     url: str
     authorization: str | None = field(default=None, repr=False)
@@ -152,13 +148,8 @@ class WebhookSender:
     def request_headers(self, body: bytes, message_id: str, content_type: str) -> dict[str, str]:
         """Headers for one attempt: fixed ones, identity and timestamp, signature when secrets exist."""
         timestamp = int(self.clock())
-        headers = {
-            "User-Agent": USER_AGENT,
-            **self.headers,
-            "Content-Type": content_type,
-            "webhook-id": message_id,
-            "webhook-timestamp": str(timestamp),
-        }
+        headers = {"User-Agent": USER_AGENT, **self.headers,
+                   "Content-Type": content_type, "webhook-id": message_id, "webhook-timestamp": str(timestamp)}
         if self.authorization:
             headers["Authorization"] = self.authorization
         if self.signing_secrets:

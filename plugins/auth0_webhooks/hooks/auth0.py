@@ -24,19 +24,12 @@ class Auth0Hook(DeclaredForm, BaseHook):
 
     The connection (type ``auth0``; its form is :meth:`get_ui_field_behaviour` and :meth:`get_conn_fields`):
 
-    - **Domain** (``host``): the tenant's domain, ``your-tenant.eu.auth0.com``, or a base URL with a scheme
-      (``http://127.0.0.1:8089`` for the emulator); a path is ignored.
-    - **Client ID** (``login``) and **Client Secret** (``password``) of a machine-to-machine application
-      authorized for the Management API with the ``read:logs`` scope.
-    - **Audience** (extra ``audience``, also read as ``extra__auth0__audience``): optional, the Management
-      API audience; default ``https://{domain}/api/v2/``.
-
-    Schema, port and the raw extra are not used (hidden in the form). Access tokens are cached on disk
-    (mode 0600) between runs, never the client secret.
+    - **Domain** (``host``): ``your-tenant.eu.auth0.com``, or a base URL such as ``http://127.0.0.1:8089``.
+    - **Client ID** (``login``), **Client Secret** (``password``): a machine-to-machine application with ``read:logs``.
+    - **Audience** (extra ``audience``): optional; default ``https://{domain}/api/v2/``.
 
     :param auth0_conn_id: id of the Auth0 connection; default ``auth0_default``.
-    :param token_cache: where access tokens are kept between requests; default a
-        :class:`~auth0_webhooks.token_cache.FileTokenCache` shared by the runs on this machine.
+    :param token_cache: where access tokens are kept; default a :class:`~auth0_webhooks.token_cache.FileTokenCache`.
     """
 
     conn_name_attr = "auth0_conn_id"
@@ -44,9 +37,8 @@ class Auth0Hook(DeclaredForm, BaseHook):
     conn_type = "auth0"
     hook_name = "Auth0"
 
-    def __init__(
-        self, *, auth0_conn_id: str = default_conn_name, token_cache: TokenCache | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, *, auth0_conn_id: str = default_conn_name, token_cache: TokenCache | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.auth0_conn_id = auth0_conn_id
         self.token_cache = token_cache

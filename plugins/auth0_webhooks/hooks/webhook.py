@@ -16,9 +16,8 @@ class WebhookConfigError(ValueError):
     """The webhook connection is missing something or holds a wrong value."""
 
 
-def webhook_url(
-    host: str | None, schema: str | None, port: int | None, conn_type: str | None, conn_id: str = WEBHOOK_CONN_ID
-) -> str:
+def webhook_url(host: str | None, schema: str | None, port: int | None, conn_type: str | None,
+                conn_id: str = WEBHOOK_CONN_ID) -> str:
     """The URL to POST to, from connection fields."""
     host = (host or "").strip()
     if not host:
@@ -61,19 +60,13 @@ class WebhookHook(DeclaredForm, BaseHook):
     """
     Sends logs to the user's webhook: :meth:`get_conn` returns a :class:`~auth0_webhooks.webhook_client.WebhookSender`.
 
-    The connection (id ``auth0_webhook``; its form is :meth:`get_ui_field_behaviour` and :meth:`get_conn_fields`):
+    The connection (id and type ``auth0_webhook``, or type ``http``; the form is :meth:`get_ui_field_behaviour`
+    and :meth:`get_conn_fields`):
 
-    - **Webhook URL** (``host``): the full URL, path and query kept intact; or a bare host, then built the way
-      HttpHook builds it from ``schema`` (``http``/``https``, else a path), ``port`` and the connection type.
-    - **Authorization header** (``password``): sent verbatim as the ``Authorization`` header (``Bearer ...``,
-      ``Basic ...``, ``Splunk ...``); empty: no header. ``login`` is not used.
-    - Extras, all optional: ``timeout`` (seconds per request, 1 to 300, default 30); ``max_attempts`` (tries
-      inside one task try, 1 to 20, default 5); ``headers`` (a JSON object of extra headers);
-      ``signing_secret`` (a ``whsec_...`` secret, or several separated by spaces or commas, or a list, while
-      rotating). The password and the signing secrets are registered with Airflow's secret masker.
-
-    Type ``auth0_webhook`` (this provider's) shows a form with these fields; type ``http`` works too, with the
-    HTTP provider's form (host, password and extra as above).
+    - **Webhook URL** (``host``): the full URL, path and query kept; a bare host is built as HttpHook does.
+    - **Authorization header** (``password``): sent verbatim as ``Authorization``; empty: no header.
+    - Extras, all optional: ``timeout`` (seconds, 1 to 300, default 30); ``max_attempts`` (tries inside one task
+      try, 1 to 20, default 5); ``headers`` (a JSON object); ``signing_secret`` (``whsec_...``, several while rotating).
 
     :param webhook_conn_id: id of the webhook connection; default ``auth0_webhook``.
     """
@@ -94,14 +87,11 @@ class WebhookHook(DeclaredForm, BaseHook):
         conn_id = self.webhook_conn_id
         headers = extra.get("headers") or {}
         if not isinstance(headers, dict):
-            raise WebhookConfigError(
-                f"Connection {conn_id!r}: extra headers={headers!r} is not allowed: expected a JSON object "
-                'such as {"X-Source": "auth0"}'
-            )
+            raise WebhookConfigError(f"Connection {conn_id!r}: extra headers={headers!r} is not allowed: "
+                                     'expected a JSON object such as {"X-Source": "auth0"}')
         secrets = _secrets(extra.get("signing_secret"), conn_id)
-        for secret in [conn.password, *secrets]:
-            if secret:
-                mask_secret(secret)
+        for secret in filter(None, [conn.password, *secrets]):
+            mask_secret(secret)
         if conn.password and ("\n" in conn.password or "\r" in conn.password):
             raise WebhookConfigError(
                 f"Connection {conn_id!r}: the Authorization value (password) contains a line break; remove it"
