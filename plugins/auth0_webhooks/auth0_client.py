@@ -70,8 +70,7 @@ class Auth0Credentials:
         domain = (domain or "").strip().rstrip("/")
         if not domain:
             raise Auth0AuthError("the Auth0 connection has no Domain (host)")
-        base_url = domain if "://" in domain else f"https://{domain}"
-        parts = urlsplit(base_url)
+        parts = urlsplit(domain if "://" in domain else f"https://{domain}")
         base_url = f"{parts.scheme}://{parts.netloc}"
         return cls(base_url, client_id or "", client_secret or "", audience or f"{base_url}/api/v2/")
 
@@ -100,12 +99,8 @@ class Auth0LogsClient:
         self.session.headers["User-Agent"] = USER_AGENT
         self.timeout = timeout
         self.token_cache = token_cache or MemoryTokenCache()
-        self.max_attempts = max_attempts
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
-        self.max_rate_limit_wait = max_rate_limit_wait
-        self.sleep = sleep
-        self.clock = clock
+        self.max_attempts, self.backoff_base, self.backoff_cap = max_attempts, backoff_base, backoff_cap
+        self.max_rate_limit_wait, self.sleep, self.clock = max_rate_limit_wait, sleep, clock
         self.rng = rng or random.Random()
         self.stats = ClientStats()
         self._cache_key = cache_key(credentials.base_url, credentials.client_id, credentials.client_secret,

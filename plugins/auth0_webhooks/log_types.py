@@ -15,8 +15,8 @@ from importlib import resources
 from typing import Iterable, Mapping
 
 LEVEL_NAMES = ("debug", "info", "warning", "error", "critical")
-_FAILURE_WORDS = ("fail", "error", "denied", "blocked", "rejected")
-_WARNING_WORDS = ("warning", "limit", "leak", "exceed", "breach", "notice", "deprecat", "too_many")
+_LEVEL_WORDS = ((3, ("fail", "error", "denied", "blocked", "rejected")),
+                (2, ("warning", "limit", "leak", "exceed", "breach", "notice", "deprecat", "too_many")))
 
 
 @dataclass(frozen=True)
@@ -31,13 +31,10 @@ class EventType:
 
 
 def derive_level(code: str, name: str = "", category: str = "") -> int:
-    """Level for an event type the original extension did not rate: error, warning or info."""
+    """Level for an event type the original extension did not rate: the first of `_LEVEL_WORDS` whose words
+    appear in its code, name or category (error, then warning), else info."""
     text = f"{code} {name} {category}".lower()
-    if any(word in text for word in _FAILURE_WORDS):
-        return 3
-    if any(word in text for word in _WARNING_WORDS):
-        return 2
-    return 1
+    return next((level for level, words in _LEVEL_WORDS if any(word in text for word in words)), 1)
 
 
 @lru_cache(maxsize=1)
@@ -83,8 +80,7 @@ class LogFilter:
         decided = self._decided.get(code)
         if decided is None:
             decided = self.keeps_everything or code in self.log_types or (
-                self.log_level is not None and event_type(code).level >= self.log_level
-            )
+                self.log_level is not None and event_type(code).level >= self.log_level)
             self._decided[code] = decided
         return decided
 

@@ -51,7 +51,7 @@ class RatePacer:
 
     def __init__(self) -> None:
         self.rate: float | None = None  # best lower bound of the refill rate, requests per second
-        self._upper: float | None = None  # best upper bound, to detect a bucket that changed
+        self._upper = math.inf  # best upper bound, to detect a bucket that changed
         self._cap = math.inf  # lowered after a 429: the estimate was too optimistic
         self._next_at = 0.0
 
@@ -62,7 +62,7 @@ class RatePacer:
             return
         if refused and self.rate is not None:
             self._cap = min(self._cap, self.rate * 0.5)
-            self.rate, self._upper = None, None  # relearn below the cap
+            self.rate, self._upper = None, math.inf  # relearn below the cap
         self._learn(seen, sent_at, received_at)
         if refused:
             return  # the caller waits for Retry-After / reset itself
@@ -82,11 +82,9 @@ class RatePacer:
             return
         missing_low, missing_high = seen.limit - seen.remaining - 1, seen.limit - seen.remaining
         if missing_low > 0 and seen.reset > sent_at:
-            low = min(missing_low / (seen.reset - sent_at), self._cap)
-            self.rate = max(self.rate or 0.0, low)
+            self.rate = max(self.rate or 0.0, min(missing_low / (seen.reset - sent_at), self._cap))
         if missing_high > 0 and seen.reset - 1 > received_at:
-            high = missing_high / (seen.reset - 1 - received_at)
-            self._upper = min(self._upper if self._upper is not None else math.inf, high)
-        if self.rate is not None and self._upper is not None and self._upper < self.rate:
+            self._upper = min(self._upper, missing_high / (seen.reset - 1 - received_at))
+        if self.rate is not None and self._upper < self.rate:
             # Contradictory answers: the tenant's limit changed, or clocks disagree. Start over.
-            self.rate, self._upper = None, None
+            self.rate, self._upper = None, math.inf

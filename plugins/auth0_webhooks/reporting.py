@@ -38,15 +38,12 @@ class RunReport:
     def lines(self) -> list[str]:
         """Human-readable lines, the same for the task log and Slack."""
         status = "FAILED" if self.failed else ("dry run" if self.dry_run else "succeeded")
-        lines = [
-            f"Auth0 logs to webhook ({self.dag_id}) run {self.run_id}: {status}",
-            f"Start: {self.start}",
-            f"End: {self.end}",
-            f"Logs processed: {self.logs_delivered} delivered, {self.logs_filtered_out} filtered out, "
-            f"{self.logs_read} read",
-            f"Next checkpoint: {self.checkpoint_after or 'none'}"
-            + (" (unchanged)" if self.checkpoint_after == self.checkpoint_before else ""),
-        ]
+        unchanged = " (unchanged)" if self.checkpoint_after == self.checkpoint_before else ""
+        lines = [f"Auth0 logs to webhook ({self.dag_id}) run {self.run_id}: {status}",
+                 f"Start: {self.start}", f"End: {self.end}",
+                 f"Logs processed: {self.logs_delivered} delivered, {self.logs_filtered_out} filtered out, "
+                 f"{self.logs_read} read",
+                 f"Next checkpoint: {self.checkpoint_after or 'none'}{unchanged}"]
         if not self.caught_up:
             lines.append("Backlog: more logs are waiting; the next run continues")
         lines.extend(f"Warning: {warning}" for warning in self.warnings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from contextlib import suppress
 from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Mapping, NamedTuple
 
@@ -51,10 +52,8 @@ class RetryPolicy(Retrying):
 def retry_after_seconds(headers: Mapping[str, str], now: float) -> float | None:
     """Seconds the server asked us to wait: `Retry-After` (seconds or HTTP date), else None."""
     value = (headers.get("Retry-After") or headers.get("retry-after") or "").strip()
-    try:
+    with suppress(ValueError):
         return max(0.0, float(value))
-    except ValueError:
-        pass
     try:
         return max(0.0, parsedate_to_datetime(value).timestamp() - now)
     except (TypeError, ValueError, IndexError, OverflowError):

@@ -58,8 +58,7 @@ def raise_if_paused() -> None:
 
 
 def delete_xcom(ti: Any, task_id: str, key: str, map_index: int = -1) -> bool:
-    """Delete XCom `key` of `task_id` in this task's run (delivered logs are personal data and must not
-    linger in Airflow); never raises: a cleanup must not fail a run."""
+    """Delete XCom `key` of `task_id` in this run (logs are personal data). Never raises: cleanup never fails a run."""
     try:
         from airflow.sdk.bases.xcom import BaseXCom
 

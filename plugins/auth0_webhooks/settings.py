@@ -88,11 +88,9 @@ def _int_in(low: int, high: int | None) -> Callable[[Any], int]:
     allowed = f"an integer from {low} to {high}" if high else f"an integer of at least {low}"
 
     def parse(value: Any) -> int:
-        if isinstance(value, bool):
-            raise ValueError(allowed)
         if isinstance(value, str) and value.strip().lstrip("-").isdigit():
             value = int(value.strip())
-        if not isinstance(value, int) or value < low or (high is not None and value > high):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
             raise ValueError(allowed)
         return value
 
@@ -146,8 +144,7 @@ def parse_start_from(value: Any) -> StartFrom | None:
     if not isinstance(value, (str, int)) or isinstance(value, bool):
         raise ValueError(allowed)
     text = str(value).strip()
-    date = parse_date(text)
-    if date is not None:
+    if (date := parse_date(text)) is not None:
         return StartFrom(raw=text, date=date)
     if _LOG_ID.match(text):
         return StartFrom(raw=text, log_id=text)
@@ -188,8 +185,7 @@ def _log_types(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(code, str) for code in value):
         raise ValueError(allowed)
     codes = tuple(dict.fromkeys(code.strip() for code in value))
-    unknown = unknown_codes(codes)
-    if unknown:
+    if unknown := unknown_codes(codes):
         raise ValueError(f"{allowed}; unknown code(s): {', '.join(unknown)}")
     return codes
 
@@ -262,9 +258,8 @@ class ParseTimeSettings:
 
 
 def parse_time_settings() -> ParseTimeSettings:
-    """Cheap, and never an import error: the schedule and the slot count must be known before a run
-    starts. A missing or wrong config Variable gives the defaults, so that the DAG still shows in the
-    UI (its docs say why); the run then fails with the message that names the wrong key."""
+    """Cheap, and never an import error: the schedule and the slot count must be known before a run starts. A
+    missing or wrong config Variable gives the defaults (README, "What a wrong value gives")."""
     try:
         from airflow.sdk import Variable
 

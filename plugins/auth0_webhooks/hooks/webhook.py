@@ -36,10 +36,9 @@ def _secrets(value: Any, conn_id: str) -> list[str]:
     if isinstance(value, str):
         value = value.replace(",", " ").split()
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise WebhookConfigError(  # the value may be a secret: only its type is shown
-            f"Connection {conn_id!r}: extra 'signing_secret' is a {type(value).__name__}; "
-            "expected a string or a list of strings"
-        )
+        # The value may be a secret: only its type is shown.
+        raise WebhookConfigError(f"Connection {conn_id!r}: extra 'signing_secret' is a {type(value).__name__}; "
+                                 "expected a string or a list of strings")
     return value
 
 
@@ -50,9 +49,8 @@ def _number(extra: dict, key: str, default: float, low: float, high: float, conn
     except (TypeError, ValueError):
         number = float("nan")
     if not low <= number <= high:
-        raise WebhookConfigError(
-            f"Connection {conn_id!r}: extra {key}={value!r} is not allowed: expected a number from {low:g} to {high:g}"
-        )
+        raise WebhookConfigError(f"Connection {conn_id!r}: extra {key}={value!r} is not allowed: "
+                                 f"expected a number from {low:g} to {high:g}")
     return number
 
 
@@ -93,9 +91,8 @@ class WebhookHook(DeclaredForm, BaseHook):
         for secret in filter(None, [conn.password, *secrets]):
             mask_secret(secret)
         if conn.password and ("\n" in conn.password or "\r" in conn.password):
-            raise WebhookConfigError(
-                f"Connection {conn_id!r}: the Authorization value (password) contains a line break; remove it"
-            )
+            raise WebhookConfigError(f"Connection {conn_id!r}: the Authorization value (password) "
+                                     "contains a line break; remove it")
         return WebhookSender(
             url=webhook_url(conn.host, conn.schema, conn.port, conn.conn_type, conn_id),
             authorization=conn.password or None,
