@@ -144,7 +144,7 @@ def commit_step(context: Context, now: datetime | None = None) -> dict:
     """Advance the checkpoint over the acknowledged prefix, report the run, fail it if anything is left."""
     ti, dag_run = context["ti"], context.get("dag_run")
     report = RunReport(dag_id=getattr(dag_run, "dag_id", DAG_ID), run_id=getattr(dag_run, "run_id", "?"),
-                       start=_iso(getattr(dag_run, "start_date", None) or now or datetime.now(timezone.utc)), end="")
+                       start=(getattr(dag_run, "start_date", None) or now or datetime.now(timezone.utc)).isoformat(), end="")
     summary = None
     try:
         summary, reader_error = run_summary(ti)
@@ -154,7 +154,7 @@ def commit_step(context: Context, now: datetime | None = None) -> dict:
                             "delivered; the next run goes on from there.")
     except (RunFailed, CheckpointConflict) as error:
         report.error = str(error)
-    report.end = _iso(now or datetime.now(timezone.utc))
+    report.end = (now or datetime.now(timezone.utc)).isoformat()
     for line in report.lines():
         log.info("%s", line)
     if should_notify(report, bool(summary and summary.run.slack_send_success)) or (summary and summary.run.gap):
@@ -249,7 +249,3 @@ def notify_slack(report: RunReport) -> bool:
         return False
     hook = SlackWebhookHook(slack_webhook_conn_id=SLACK_CONN_ID, timeout=10)
     return send_to_slack(report, lambda text: hook.send(text=text))
-
-
-def _iso(moment: Any) -> str:
-    return moment.isoformat() if hasattr(moment, "isoformat") else str(moment)

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-from auth0_webhooks.protocol import PROGRESS_KEY, RESUME_KEY, SUMMARY_KEY, LiveRun, ReadSummary, SlotReport, Unit, \
+from auth0_webhooks.protocol import RESUME_KEY, SUMMARY_KEY, LiveRun, ReadSummary, SlotReport, Unit, \
     UnitProgress, unit_key
 from auth0_webhooks.runtime import delete_xcom, peak_rss_mb, raise_if_paused
 from auth0_webhooks.webhook_client import WebhookSender, encode, webhook_id
@@ -218,10 +218,6 @@ def _saved_report(state: Any) -> SlotReport | None:
         return None
 
 
-def xcom_progress(ti: Any) -> Callable[[dict], None]:
-    return lambda value: ti.xcom_push(key=PROGRESS_KEY, value=value)
-
-
 # ---- the loop ----
 
 
@@ -258,11 +254,12 @@ def deliver_units(sender: WebhookSender, source: GivenUnits | LiveStripe, progre
         progress.save()
         source.release(index)
         done.units += 1
-        progress.publish(**figures(source, done))
+        progress.publish(**figures(source))
     done.current = None
     return done
 
 
-def figures(source: GivenUnits | LiveStripe, done: Delivered) -> dict:
+def figures(source: GivenUnits | LiveStripe) -> dict:
+    """What a delivery task reports of its source, beside the units' progress."""
     return {"largest_unit_bytes": source.largest_unit_bytes,
             "waited_for_reader_seconds": round(source.waited_seconds, 1)}

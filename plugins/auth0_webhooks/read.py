@@ -26,6 +26,7 @@ from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from auth0_webhooks.auth0_client import MAX_TAKE, Auth0AuthError, Auth0LogsClient, CheckpointExpired
+from auth0_webhooks.hooks.auth0 import Auth0Hook
 from auth0_webhooks.log_types import LogFilter
 from auth0_webhooks.names import CHECKPOINT_VARIABLE, CONFIG_VARIABLE, DELIVER_TASK_ID, MORE_TASK_ID, READ_TASK_ID, \
     STATE_VARIABLE
@@ -172,14 +173,10 @@ def new_job(settings: Settings, *, slots: int | None = None, max_logs: int | Non
     )
 
 
-def log_filter(job: ReadJob) -> LogFilter:
-    return LogFilter(job.log_types, job.log_level)
-
-
 def planner_for(job: ReadJob) -> Planner:
     """About batch_size * batches_per_unit logs a unit, in either mode."""
     per_unit = job.batches_per_unit * (1 if job.send_as_batch else job.batch_size)
-    return Planner(log_filter(job).keeps, job.batch_size, job.send_as_batch, per_unit)
+    return Planner(LogFilter(job.log_types, job.log_level).keeps, job.batch_size, job.send_as_batch, per_unit)
 
 
 def final_units(job: ReadJob, planner: Planner) -> list[list[Delivery]]:
@@ -309,7 +306,7 @@ def _read_first(context: Context, ti: Any, slots: int | None, client: Any | None
     raise_if_paused()
     settings = parse_settings(runtime.variable_get(CONFIG_VARIABLE))
     dry_run, max_logs, param_start = run_params(context)
-    client = client or _auth0_client()
+    client = client or Auth0Hook().get_conn()
     state = PipelineState.from_json(runtime.variable_get(STATE_VARIABLE))
     stored_id = (runtime.variable_get(CHECKPOINT_VARIABLE) or "").strip() or None
     stored = Checkpoint(stored_id, state.date_of(stored_id)) if stored_id else None
@@ -327,7 +324,8 @@ def _read_first(context: Context, ti: Any, slots: int | None, client: Any | None
     # A dry run reads for the first seconds only: it shows what the filter keeps, it does not drain.
     more = result.stopped_by == "deadline" and time.time() < job.deadline and not job.dry_run
     run = RunInfo(job.read_id, stored_id, start.checkpoint, start.start_from_applied,
-                  result.gap.describe() if result.gap else None, job.dry_run, job.replay, log_filter(job).describe(),
+                  result.gap.describe() if result.gap else None, job.dry_run, job.replay,
+                  LogFilter(job.log_types, job.log_level).describe(),
                   settings.slack_send_success)
     if more:
         publisher.publish([planner.closed_rest()])
@@ -382,7 +380,7 @@ def read_more(context: Context, planned: dict, client: Any | None = None) -> Non
 
     try:
         raise_if_paused()
-        client = client or _auth0_client()
+        client = client or Auth0Hook().get_conn()
         start = StartPoint("hand-over from read_logs", checkpoint=handover.plan.last)
         result = read_logs(client, start, planner, max_logs=job.max_logs, deadline=deadline,  # counts read_logs' too
                            on_page=on_page)
@@ -421,12 +419,6 @@ def _slots_view(ti: Any, job: ReadJob) -> SlotsView:
     states = ti.get_task_states(dag_id=ti.dag_id, task_ids=[DELIVER_TASK_ID], run_ids=[ti.run_id])
     return slots_view([SlotReport.from_xcom(r) for r in runtime.as_list(reports)],
                       list(((states or {}).get(ti.run_id) or {}).values()), job.read_id)
-
-
-def _auth0_client() -> Any:
-    from auth0_webhooks.hooks.auth0 import Auth0Hook
-
-    return Auth0Hook().get_conn()
 
 
 # ---- for a DAG of your own ----

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from auth0_webhooks.commit import acknowledged_prefix
-from auth0_webhooks.deliver import Progress, xcom_progress
+from auth0_webhooks.deliver import Progress
 from auth0_webhooks.protocol import PROGRESS_KEY, RESUME_KEY, Checkpoint, Delivery, SlotReport, Unit, UnitProgress
 from auth0_webhooks.runtime import peak_rss_mb
 
@@ -160,7 +160,7 @@ def test_fail_without_a_unit_records_the_slot_error():
 
 def test_the_report_is_pushed_to_xcom_and_returned():
     ti = FakeTI()
-    progress = Progress(None, READ_ID, xcom_progress(ti))
+    progress = Progress(None, READ_ID, lambda report: ti.xcom_push(key=PROGRESS_KEY, value=report))
     two = unit(2, 2)
     progress.begin(two)
     progress.acknowledge(2, two)

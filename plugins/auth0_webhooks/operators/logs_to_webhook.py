@@ -9,10 +9,10 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException
 
 from auth0_webhooks.deliver import Delivered, GivenUnits, Progress, ReaderNotStarted, UnitMissing, deliver_units, \
-    figures, live_stripe, xcom_progress
+    figures, live_stripe
 from auth0_webhooks.hooks.webhook import WebhookConfigError, WebhookHook
 from auth0_webhooks.names import WEBHOOK_CONN_ID
-from auth0_webhooks.protocol import LiveRun
+from auth0_webhooks.protocol import PROGRESS_KEY, LiveRun
 from auth0_webhooks.runtime import DeliveryPaused, pause_delivery
 from auth0_webhooks.webhook_client import WebhookDeliveryError
 
@@ -52,28 +52,29 @@ class LogsToWebhookOperator(BaseOperator):
         source = GivenUnits(self.units) if live is None else live_stripe(ti, live, int(self.slot or 0))
         as_batch = self.send_as_batch if live is None else live.send_as_batch
         context["delivery_label"] = f"slot {int(self.slot or 0) + 1} of {live.slots}" if live else "units"
-        progress = Progress(context.get("task_state_store"), source.read_id, xcom_progress(ti))
-        done = Delivered()
+        progress = Progress(context.get("task_state_store"), source.read_id,
+                            lambda report: ti.xcom_push(key=PROGRESS_KEY, value=report))
+        done, publish = Delivered(), lambda: progress.publish(**figures(source))
         if progress.report.units:  # a retry or a reschedule: Airflow cleared this task's XCom; say what is done
-            progress.publish(**figures(source, done))
+            publish()
         try:
             sender = WebhookHook(webhook_conn_id=self.webhook_conn_id).get_conn()
             deliver_units(sender, source, progress, as_batch, done)
         except ReaderNotStarted as waiting:
             progress.save()
-            progress.publish(**figures(source, done))
+            publish()
             self.log.info("%s; this slot comes back in %s", waiting, RESCHEDULE_AFTER)
             raise AirflowRescheduleException(datetime.now(timezone.utc) + RESCHEDULE_AFTER) from None
         except (WebhookConfigError, DeliveryPaused, UnitMissing, WebhookDeliveryError) as error:
             progress.fail(done.current, str(error))
             progress.save()
-            progress.publish(**figures(source, done))
+            publish()
             if isinstance(error, WebhookDeliveryError) and error.gone:
                 pause_delivery(str(error), str(getattr(ti, "run_id", "")))
             if not isinstance(error, WebhookDeliveryError) or error.permanent:  # retrying cannot help
                 raise AirflowFailException(str(error)) from None
             raise
-        report = progress.publish(**figures(source, done))
+        report = publish()
         context["delivery_label"] += f": {done.logs} logs in {done.units} units"
         self.log.info("Delivered %d logs of %d units in %d requests to %s (%d retried; %.1f s waiting for the "
                       "reader)", done.logs, done.units, sender.stats.requests, sender.target, sender.stats.retries,
