@@ -23,8 +23,7 @@ from auth0_webhooks.operators.logs_to_webhook import LogsToWebhookOperator
 from auth0_webhooks.read import read_first, read_more as continue_reading
 from auth0_webhooks.settings import parse_time_settings
 
-config = parse_time_settings()
-settings = config.settings
+settings, problem = parse_time_settings()
 run_timeout = timedelta(seconds=settings.run_budget_seconds) + timedelta(minutes=30)
 
 with DAG(
@@ -35,7 +34,7 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     max_active_tasks=max(16, settings.webhook_concurrent_calls + 3),
-    doc_md=__doc__ + (f"\n\n**Settings problem:** {config.problem}" if config.problem else ""),
+    doc_md=__doc__ + (f"\n\n**Settings problem:** {problem}" if problem else ""),
     tags=["auth0", "webhook"],
     params={
         "dry_run": Param(False, type="boolean", description="Read and filter only: send nothing, move nothing."),

@@ -1,12 +1,9 @@
 """Step 3 of a run, commit: move the checkpoint over what the webhook acknowledged, report the run.
 
-Units are contiguous and in log-id order. The checkpoint moves over every unit the webhook
-acknowledged in full, then over the acknowledged deliveries of the first unit that is not
-complete, and stops there: never past a log the webhook has not acknowledged, whatever later
-units did (their logs are sent again by the next run). The write is a compare-and-set.
-
-`commit_step` is the shipped DAG's `commit` task (it always runs); `CheckpointStore.advance` is
-the same rule for a DAG of your own.
+The checkpoint moves over every unit acknowledged in full, then over the acknowledged deliveries of
+the first unit that is not, and stops there: never past a log the webhook has not acknowledged. The
+write is a compare-and-set. `commit_step` is the shipped DAG's task; `CheckpointStore.advance` is the
+same rule for a DAG of your own.
 """
 
 from __future__ import annotations

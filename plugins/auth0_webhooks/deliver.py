@@ -1,12 +1,8 @@
-"""Step 2 of a run, deliver: send units to the webhook in order, one request at a time, and record
-what was acknowledged so that a retry, even of a killed task, resumes after the last acknowledged
-request. Nothing is ever skipped: delivery stops at the first request the webhook does not
-acknowledge, and the commit keeps the checkpoint before it.
+"""Step 2 of a run, deliver: units to the webhook in order, one request at a time, recording what
+was acknowledged so that a retry, even of a killed task, resumes after it; nothing is skipped.
 
-A delivery task takes its units from a source:
-- `GivenUnits`: the units handed to LogsToWebhookOperator (a DAG of your own, mapped per unit);
-- `LiveStripe` (internal, the shipped DAG): slot j of n takes units j, j+n, ... of a run while they
-  are read, waiting for `read_more`, and deletes each unit from XCom once it is acknowledged.
+Units come from `GivenUnits` (handed to LogsToWebhookOperator) or, in the shipped DAG, from a
+`LiveStripe` (internal): slot j of n takes units j, j+n, ... while they are read.
 """
 
 from __future__ import annotations

@@ -1,17 +1,9 @@
 """Step 1 of a run, read: where to start, pages at the rate limit, filtered and cut into units.
 
-Start, in order of precedence:
-1. a START_FROM setting whose value changed since it was last applied (applied once, as in
-   the original): a log id means "continue after it", a date "from the first log at or after it";
-2. the stored checkpoint;
-3. nothing stored: the oldest log the tenant still retains.
-A checkpoint older than the tenant's retention is answered with HTTP 400: the run then goes on
-from the oldest retained log and records the gap, so the operator is told what was lost.
-
-In the shipped DAG, `read_logs` (read_first) reads for FIRST_READ_SECONDS, pushing each unit
-to XCom as soon as it is cut, so that the delivery slots start early; when a backlog remains
-it hands over to `read_more`, which goes on within the run's time budget and holds back while
-the slots lag. `read_units` is the same read in one go, for a DAG of your own.
+Where: a START_FROM that changed since it was applied, else the stored checkpoint, else the
+oldest retained log; a checkpoint past the tenant's retention restarts from the oldest retained
+log and reports the gap. In the shipped DAG `read_logs` (read_first) reads for FIRST_READ_SECONDS
+and hands a backlog over to `read_more`; `read_units` is the same read in one go, for your own DAG.
 """
 
 from __future__ import annotations

@@ -249,24 +249,18 @@ def parse_settings(raw: str | dict | None) -> Settings:
     return Settings(**values)
 
 
-@dataclass(frozen=True)
-class ParseTimeSettings:
-    """What the DAG file reads while it is parsed: the settings, or the defaults and why they are used."""
+def parse_time_settings() -> tuple[Settings, str | None]:
+    """What the DAG file reads while it is parsed: the settings, or the defaults and why they are used.
 
-    settings: Settings
-    problem: str | None = None
-
-
-def parse_time_settings() -> ParseTimeSettings:
-    """Cheap, and never an import error: the schedule and the slot count must be known before a run starts. A
-    missing or wrong config Variable gives the defaults (README, "What a wrong value gives")."""
+    Cheap and never an import error: a missing or wrong Variable gives the defaults, so that the DAG
+    still shows in the UI (its docs say why); the run then fails naming the wrong key."""
     try:
         from airflow.sdk import Variable
 
         raw = Variable.get(CONFIG_VARIABLE, default=None)
     except Exception as error:  # noqa: BLE001 - no metadata access at parse time: defaults
-        return ParseTimeSettings(Settings(), f"could not read Variable {CONFIG_VARIABLE!r}: {type(error).__name__}")
+        return Settings(), f"could not read Variable {CONFIG_VARIABLE!r}: {type(error).__name__}"
     try:
-        return ParseTimeSettings(parse_settings(raw))
+        return parse_settings(raw), None
     except SettingsError as error:
-        return ParseTimeSettings(Settings(), str(error))
+        return Settings(), str(error)
