@@ -69,7 +69,7 @@ wait_for http://127.0.0.1:8090/__receiver/stats 30 "the receiver"
 
 echo "==> Airflow metadata database and settings (airflow_settings.yaml)"
 airflow db migrate >"$DEMO/db-migrate.log" 2>&1
-python -m auth0_webhooks_devtools.airflow_settings airflow_settings.yaml | sed 's/^/    /'
+auth0-webhooks-settings airflow_settings.yaml | sed 's/^/    /'  # Airflow now matches the file
 
 echo "==> airflow standalone on $UI (first start takes a minute)"
 start airflow airflow standalone
