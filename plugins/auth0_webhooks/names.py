@@ -1,4 +1,4 @@
-"""The public names users see: DAG id, connection ids and Variable keys (DESIGN.md section 1)."""
+"""The public names users see: DAG id, connection ids and Variable keys (the README lists them)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """auth0_webhooks.auth0_client against requests-mock: token, pacing, retries, validation.
 
-Spec: shared/reference/auth0-logs-api.md and the defects list of original-extension.md
-(no backoff, ignored x-ratelimit-reset, no timeout, no User-Agent).
+Spec: Auth0's Management API documentation (client credentials, checkpoint and search modes,
+x-ratelimit-* headers) and the original extension's defects: no backoff, ignored
+x-ratelimit-reset, no timeout, no User-Agent.
 """
 
 from __future__ import annotations

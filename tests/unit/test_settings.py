@@ -1,6 +1,6 @@
 """auth0_webhooks.settings: the `auth0_webhooks_config` Variable, parsed, validated, defaulted.
 
-Spec: shared/reference/original-extension.md ("Its settings") and the module docstring.
+Spec: the original extension's settings (README, "Settings") and the module docstring.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """auth0_webhooks.webhook_client: classify, encode, identify, sign, send, retry.
 
-Spec: shared/reference/webhook-delivery.md (Standard Webhooks; only 2xx is success; 3xx is a
-failure; 429/503 wait for Retry-After; 410 Gone pauses) and original-extension.md
+Spec: Standard Webhooks and common sender practice (only 2xx is success; 3xx is a failure;
+429/503 wait for Retry-After; 410 Gone pauses) and the original extension
 (AUTHORIZATION verbatim, no header when empty; SEND_AS_BATCH array vs one object per call).
 """
 
