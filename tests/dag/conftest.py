@@ -84,3 +84,20 @@ def run_dag(airflow_db: None, variables: Any) -> Callable[..., Any]:
         return bag.dags[DAG_ID].test(run_conf=params or None)
 
     return run
+
+
+def sent_batches(receiver) -> list[list[dict]]:
+    """Each acknowledged request's logs, in log-id order of their first log.
+
+    Units are delivered concurrently, so requests from different units may arrive in any
+    order; within a request, and within a unit, logs go in log-id order.
+    """
+    batches = [r.logs for r in receiver.requests if r.delivered]
+    for batch in batches:
+        assert [e["log_id"] for e in batch] == sorted(e["log_id"] for e in batch)
+    return sorted(batches, key=lambda batch: batch[0]["log_id"])
+
+
+def delivered_in_order(receiver) -> list[str]:
+    """Every acknowledged log id, requests put in log-id order (see sent_batches)."""
+    return [entry["log_id"] for batch in sent_batches(receiver) for entry in batch]

@@ -7,7 +7,7 @@ import pytest
 
 from auth0_webhooks.log_types import LogFilter
 
-from .test_delivery import delivered_in_order
+from .conftest import delivered_in_order
 
 TOTAL = 5_000
 MODES = {
