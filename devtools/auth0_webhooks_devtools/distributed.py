@@ -28,13 +28,14 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from cryptography.fernet import Fernet
 
-from auth0_webhooks_devtools.standalone import REPO, free_port, standalone_environment, wait_until
+from auth0_webhooks_devtools.standalone import REPO, free_port, kill_session, session_members, standalone_environment, \
+    wait_until
 from auth0_webhooks_devtools.standalone import stop as stop_group
 from auth0_webhooks_devtools.trigger import AirflowApi
 
@@ -131,14 +132,19 @@ def postgres_connect(database: str = "postgres", timeout: int = 3):
     return connection
 
 
+def _answers(probe: Callable[[], Any], errors: tuple[type[BaseException], ...]) -> bool:
+    """Whether `probe()` runs without one of `errors` (a service answers)."""
+    try:
+        probe()
+        return True
+    except errors:
+        return False
+
+
 def postgres_ready() -> bool:
     import psycopg2
 
-    try:
-        postgres_connect().close()
-        return True
-    except psycopg2.OperationalError:
-        return False
+    return _answers(lambda: postgres_connect().close(), (psycopg2.OperationalError,))
 
 
 def ensure_postgres(say: Say = print, timeout: float = 60) -> str:
@@ -168,10 +174,7 @@ def redis_client(number: int = 0):
 def redis_ready() -> bool:
     import redis
 
-    try:
-        return bool(redis_client().ping())
-    except redis.RedisError:
-        return False
+    return _answers(lambda: redis_client().ping(), (redis.RedisError,))
 
 
 def ensure_redis(say: Say = print, timeout: float = 30) -> str:
@@ -273,28 +276,6 @@ class RedisDatabase:
 
 
 # ---- Airflow ----
-
-
-def session_members(sid: int) -> dict[int, int]:
-    """{pid: process group} of the live (not zombie) processes of session `sid`, from /proc."""
-    members = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            state, _, pgid, session = stat.read_text().rpartition(")")[2].split()[:4]
-        except (OSError, ValueError):
-            continue
-        if session == str(sid) and state not in ("Z", "X"):
-            members[int(stat.parent.name)] = int(pgid)
-    return members
-
-
-def kill_session(sid: int, sig: int = signal.SIGKILL) -> None:
-    """Send `sig` to every process group of session `sid`."""
-    for pgid in set(session_members(sid).values()):
-        try:
-            os.killpg(pgid, sig)
-        except ProcessLookupError:
-            pass
 
 
 def distributed_environment(directory: Path, database: TestDatabase, broker: RedisDatabase, api_port: int,

@@ -56,11 +56,30 @@ class Standalone:
 
     def kill(self) -> None:
         """SIGKILL every Airflow process (scheduler, API server, workers, tasks): a crash."""
+        kill_session(self.process.pid)
+        self.process.wait(timeout=30)
+
+
+def session_members(sid: int) -> dict[int, int]:
+    """{pid: process group} of the live (not zombie) processes of session `sid`, from /proc."""
+    members = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            os.killpg(self.process.pid, signal.SIGKILL)
+            state, _, pgid, session = stat.read_text().rpartition(")")[2].split()[:4]
+        except (OSError, ValueError):
+            continue
+        if session == str(sid) and state not in ("Z", "X"):
+            members[int(stat.parent.name)] = int(pgid)
+    return members
+
+
+def kill_session(sid: int, sig: int = signal.SIGKILL) -> None:
+    """Send `sig` to every process group of session `sid`."""
+    for pgid in set(session_members(sid).values()):
+        try:
+            os.killpg(pgid, sig)
         except ProcessLookupError:
             pass
-        self.process.wait(timeout=30)
 
 
 def standalone_environment(directory: Path, port: int, environment: dict[str, str]) -> dict[str, str]:
@@ -127,18 +146,12 @@ def _wait_for_api(process: subprocess.Popen, home: Path, url: str, log_path: Pat
 def stop(process: subprocess.Popen, grace: float = 30) -> None:
     """Stop standalone and every process it started (its whole session): SIGTERM, then SIGKILL
     for whatever is left after `grace` seconds or once standalone itself has exited."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
+    kill_session(process.pid, signal.SIGTERM)
     try:
         process.wait(timeout=grace)
     except subprocess.TimeoutExpired:
         pass
-    try:
-        os.killpg(process.pid, signal.SIGKILL)  # stragglers: task processes, api-server workers
-    except ProcessLookupError:
-        pass
+    kill_session(process.pid)  # stragglers: task processes (Airflow gives each a group of its own), api-server workers
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
