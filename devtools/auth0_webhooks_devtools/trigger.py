@@ -26,8 +26,14 @@ class AirflowApi:
         answer.raise_for_status()
         self.session.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
 
-    def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        answer = self.session.request(method, f"{self.url}/api/v2{path}", timeout=30, **kwargs)
+    def call(self, method: str, path: str, attempts: int = 3, **kwargs: Any) -> Any:
+        """One REST call; a 5xx is tried again (twice, after 1 s, then 2 s): on SQLite, a standalone
+        Airflow under load answers 500 now and then ("database is locked")."""
+        for attempt in range(attempts):
+            answer = self.session.request(method, f"{self.url}/api/v2{path}", timeout=30, **kwargs)
+            if answer.status_code < 500 or attempt + 1 == attempts:
+                break
+            time.sleep(2 ** attempt)
         answer.raise_for_status()
         return answer.json() if answer.content else None
 
