@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator
 from auth0_webhooks.protocol import RESUME_KEY, SUMMARY_KEY, LiveRun, ReadSummary, SlotReport, Unit, \
     UnitProgress, unit_key
 from auth0_webhooks.runtime import delete_xcom, peak_rss_mb, raise_if_paused
-from auth0_webhooks.webhook_client import WebhookSender, encode, webhook_id
+from auth0_webhooks.webhook_client import DEFAULT_CONTENT_FORMAT, WebhookSender
 
 CHECK_PAUSE_EVERY_SECONDS = 1.0  # another slot may have met a 410 Gone
 SAVE_EVERY_SECONDS = 1.0  # progress saved at least this often: a kill re-sends at most this much
@@ -227,9 +227,10 @@ class Delivered:
 
 
 def deliver_units(sender: WebhookSender, source: GivenUnits | LiveStripe, progress: Progress,
-                  as_batch: bool, done: Delivered) -> Delivered:
-    """Send every unit of `source` not yet acknowledged, in order; raises at the first delivery the
-    webhook does not acknowledge (WebhookDeliveryError), or when delivery is paused."""
+                  as_batch: bool, done: Delivered, content_format: str = DEFAULT_CONTENT_FORMAT) -> Delivered:
+    """Send every unit of `source` not yet acknowledged, in order, each delivery one request in `content_format`;
+    raises at the first delivery the webhook does not acknowledge (WebhookDeliveryError), or when delivery is
+    paused."""
     raise_if_paused()
     checked_at = time.monotonic()
     for index in source:
@@ -241,7 +242,7 @@ def deliver_units(sender: WebhookSender, source: GivenUnits | LiveStripe, progre
             break
         for delivery in unit.deliveries[progress.begin(unit):]:
             if delivery.logs:  # a delivery without logs only carries the checkpoint past filtered-out logs
-                sender.send(encode(delivery.logs, as_batch), webhook_id(delivery.logs))
+                sender.send_logs(delivery.logs, as_batch=as_batch, content_format=content_format)
             progress.acknowledge(index, unit)
             done.logs += len(delivery.logs)
             if time.monotonic() - checked_at >= CHECK_PAUSE_EVERY_SECONDS:

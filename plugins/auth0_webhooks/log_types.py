@@ -1,7 +1,8 @@
-"""The Auth0 event catalogue (code, name, level, category) and the LOG_TYPES / LOG_LEVEL filter.
+"""The Auth0 event catalogue (code, name, level, category) and the LOG_TYPES / LOG_LEVEL / log_categories filter.
 
 Levels as in the original extension (0 debug to 4 critical); `derive_level` rates the codes it left unrated or
-never knew, so that every event has a level.
+never knew, so that every event has a level. Categories are Auth0 Log Streams' event categories
+(`LOG_STREAM_CATEGORIES`); a code the catalogue does not know is in `other`, as its level is derived.
 """
 
 from __future__ import annotations
@@ -15,6 +16,17 @@ from importlib import resources
 from typing import Iterable, Mapping
 
 LEVEL_NAMES = ("debug", "info", "warning", "error", "critical")
+# Auth0 Log Streams' "Filter By Event Category" names, exactly as its Management API accepts them (the
+# `filters[].name` of a log stream, type "category"): no prefixes or wildcards. Each catalogue entry's
+# `log_stream_category` is one of them (a test checks it); the catalogue maps no code to the
+# auth.ancillary.* and management.fail categories today, so listing them alone keeps nothing.
+LOG_STREAM_CATEGORIES = (
+    "actions", "auth.ancillary.fail", "auth.ancillary.success", "auth.login.fail", "auth.login.notification",
+    "auth.login.success", "auth.logout.fail", "auth.logout.success", "auth.signup.fail", "auth.signup.success",
+    "auth.silent_auth.fail", "auth.silent_auth.success", "auth.token_exchange.fail", "auth.token_exchange.success",
+    "management.fail", "management.success", "other", "scim.event", "system.notification", "user.fail",
+    "user.notification", "user.success",
+)
 _LEVEL_WORDS = ((3, ("fail", "error", "denied", "blocked", "rejected")),
                 (2, ("warning", "limit", "leak", "exceed", "breach", "notice", "deprecat", "too_many")))
 
@@ -66,13 +78,30 @@ def unknown_codes(codes: Iterable[str]) -> list[str]:
     return result
 
 
-class LogFilter:
-    """Which logs to send: the original's union of LOG_TYPES and LOG_LEVEL; neither set keeps all."""
+def unknown_categories(names: Iterable[str]) -> list[str]:
+    """The names that are not Log Streams event categories, each with what was probably meant: every
+    category under a prefix (`auth.login` -> the three `auth.login.*`), else the closest name."""
+    result = []
+    for name in names:
+        if name in LOG_STREAM_CATEGORIES:
+            continue
+        under = [category for category in LOG_STREAM_CATEGORIES if category.startswith(f"{name}.")]
+        close = under or difflib.get_close_matches(name, LOG_STREAM_CATEGORIES, n=1, cutoff=0.7)
+        result.append(f"{name!r} (did you mean {' or '.join(map(repr, close))}?)" if close else repr(name))
+    return result
 
-    def __init__(self, log_types: Iterable[str] = (), log_level: int | None = None) -> None:
+
+class LogFilter:
+    """Which logs to send: the union of LOG_TYPES, LOG_LEVEL (as the original) and log_categories (Log Streams'
+    event categories): a log is kept when its type is listed, or its level is at or above LOG_LEVEL, or its
+    category is listed. None of the three set keeps everything."""
+
+    def __init__(self, log_types: Iterable[str] = (), log_level: int | None = None,
+                 log_categories: Iterable[str] = ()) -> None:
         self.log_types = frozenset(log_types)
         self.log_level = log_level
-        self.keeps_everything = not self.log_types and log_level is None
+        self.log_categories = frozenset(log_categories)
+        self.keeps_everything = not self.log_types and log_level is None and not self.log_categories
         self._decided: dict[str, bool] = {}
 
     def keeps_type(self, code: str) -> bool:
@@ -80,7 +109,8 @@ class LogFilter:
         decided = self._decided.get(code)
         if decided is None:
             decided = self.keeps_everything or code in self.log_types or (
-                self.log_level is not None and event_type(code).level >= self.log_level)
+                self.log_level is not None and event_type(code).level >= self.log_level) or (
+                event_type(code).category in self.log_categories)
             self._decided[code] = decided
         return decided
 
@@ -97,4 +127,6 @@ class LogFilter:
             parts.append("types " + ", ".join(sorted(self.log_types)))
         if self.log_level is not None:
             parts.append(f"level >= {self.log_level} ({LEVEL_NAMES[self.log_level]})")
+        if self.log_categories:
+            parts.append("categories " + ", ".join(sorted(self.log_categories)))
         return " or ".join(parts)

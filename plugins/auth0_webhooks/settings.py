@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from auth0_webhooks.log_types import LEVEL_NAMES, unknown_codes
+from auth0_webhooks.log_types import LEVEL_NAMES, LOG_STREAM_CATEGORIES, unknown_categories, unknown_codes
 from auth0_webhooks.names import CONFIG_VARIABLE
 
 DEFAULT_SCHEDULE = "*/5 * * * *"
@@ -59,6 +59,8 @@ class Settings:
     batches_per_task: int = 10
     task_retries: int = 3
     task_retry_delay_seconds: int = 60
+    content_format: str = "json_array"  # json_array (the original's) or json_lines (NDJSON); webhook_client.encode
+    log_categories: tuple[str, ...] = ()  # Log Streams event categories, in union with log_types and log_level
 
     @property
     def cron(self) -> str | None:
@@ -176,18 +178,43 @@ def _log_level(value: Any) -> int | None:
         raise ValueError(allowed) from None
 
 
-def _log_types(value: Any) -> tuple[str, ...]:
-    allowed = "a list of Auth0 event type codes such as [\"s\", \"f\"] (see the event catalogue)"
+def _names(value: Any, allowed: str) -> tuple[str, ...]:
+    """A list of names, or a string of them separated by commas or spaces; duplicates dropped, order kept."""
     if value is None or value == "":
         return ()
     if isinstance(value, str):
         value = [part for part in re.split(r"[\s,]+", value) if part]
-    if not isinstance(value, list) or not all(isinstance(code, str) for code in value):
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
         raise ValueError(allowed)
-    codes = tuple(dict.fromkeys(code.strip() for code in value))
+    return tuple(dict.fromkeys(name.strip() for name in value))
+
+
+def _log_types(value: Any) -> tuple[str, ...]:
+    allowed = "a list of Auth0 event type codes such as [\"s\", \"f\"] (see the event catalogue)"
+    codes = _names(value, allowed)
     if unknown := unknown_codes(codes):
         raise ValueError(f"{allowed}; unknown code(s): {', '.join(unknown)}")
     return codes
+
+
+def _log_categories(value: Any) -> tuple[str, ...]:
+    allowed = ("a list of Auth0 Log Streams event categories such as [\"auth.login.fail\"], each one of: "
+               + ", ".join(LOG_STREAM_CATEGORIES))
+    names = _names(value, allowed)
+    if unknown := unknown_categories(names):
+        raise ValueError(f"{allowed}; unknown categor{'y' if len(unknown) == 1 else 'ies'}: {', '.join(unknown)}")
+    return names
+
+
+def _content_format(value: Any) -> str:
+    from auth0_webhooks.webhook_client import CONTENT_TYPES  # with `requests`: imported when the key is set
+
+    allowed = " or ".join(map(repr, CONTENT_TYPES))
+    text = value.strip().lower() if isinstance(value, str) else ""
+    if text in CONTENT_TYPES:
+        return text
+    close = difflib.get_close_matches(text, CONTENT_TYPES, n=1, cutoff=0.6)
+    raise ValueError(allowed + (f" (did you mean {close[0]!r}?)" if close else ""))
 
 
 _PARSERS: dict[str, Callable[[Any], Any]] = {
@@ -204,6 +231,8 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "batches_per_task": _int_in(1, 1000),
     "task_retries": _int_in(0, 20),
     "task_retry_delay_seconds": _int_in(1, 3600),
+    "content_format": _content_format,
+    "log_categories": _log_categories,
 }
 # Settings of the original extension that live in Connections here.
 _MOVED_TO_CONNECTIONS = {

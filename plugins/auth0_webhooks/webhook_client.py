@@ -89,11 +89,36 @@ def classify(status: int, headers: Mapping[str, str], body: str, now: float) -> 
     return Outcome(Verdict.PERMANENT, status, reason)
 
 
-def encode(logs: Sequence[Mapping], as_batch: bool) -> bytes:
-    """The request body: a JSON array of logs (batch mode), or one JSON object (one log per request)."""
+# The `content_format` setting: each format's name and the Content-Type of its requests.
+CONTENT_TYPES = {"json_array": "application/json", "json_lines": "application/x-ndjson"}
+DEFAULT_CONTENT_FORMAT = "json_array"
+
+
+def content_type(content_format: str) -> str:
+    """The Content-Type of requests in `content_format`; ValueError naming the allowed formats."""
+    try:
+        return CONTENT_TYPES[content_format]
+    except KeyError:
+        raise ValueError(f"content_format={content_format!r} is not allowed: expected "
+                         + " or ".join(map(repr, CONTENT_TYPES))) from None
+
+
+def _json(value: Mapping | list) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def encode(logs: Sequence[Mapping], as_batch: bool, content_format: str = DEFAULT_CONTENT_FORMAT) -> bytes:
+    """The request body, UTF-8, compact JSON; the webhook-signature covers exactly these bytes.
+
+    `json_array`: a JSON array of the logs (batch mode), or one JSON object (one log per request).
+    `json_lines`: one log per line, each line a complete JSON object ending with "\n", so the body ends
+    with "\n" (NDJSON); one log per request is that one line."""
+    content_type(content_format)
     if not as_batch and len(logs) != 1:
         raise ValueError("one-log-per-request mode sends exactly one log per request")
-    return json.dumps(list(logs) if as_batch else logs[0], separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    if content_format == "json_lines":
+        return "".join(_json(entry) + "\n" for entry in logs).encode("utf-8")
+    return _json(list(logs) if as_batch else logs[0]).encode("utf-8")
 
 
 def webhook_id(logs: Sequence[Mapping]) -> str:
@@ -156,7 +181,12 @@ class WebhookSender:
             headers["webhook-signature"] = sign(message_id, timestamp, body, self.signing_secrets)
         return headers
 
-    def send(self, body: bytes, message_id: str, content_type: str = "application/json") -> Outcome:
+    def send_logs(self, logs: Sequence[Mapping], *, as_batch: bool = True,
+                  content_format: str = DEFAULT_CONTENT_FORMAT) -> Outcome:
+        """Encode `logs` as one request in `content_format`, identify it by the logs (`webhook_id`), `send` it."""
+        return self.send(encode(logs, as_batch, content_format), webhook_id(logs), content_type(content_format))
+
+    def send(self, body: bytes, message_id: str, content_type: str = CONTENT_TYPES[DEFAULT_CONTENT_FORMAT]) -> Outcome:
         """POST under `RetryPolicy` until a 2xx; WebhookDeliveryError when permanent, gone, or out of attempts."""
         policy = RetryPolicy(max_attempts=self.max_attempts, sleep=self.sleep, max_server_wait=self.max_retry_after,
                              backoff=partial(backoff_delay, base=self.backoff_base, cap=self.backoff_cap, rng=self.rng),

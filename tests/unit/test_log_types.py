@@ -15,10 +15,12 @@ import pytest
 import auth0_webhooks
 from auth0_webhooks.log_types import (
     LEVEL_NAMES,
+    LOG_STREAM_CATEGORIES,
     LogFilter,
     catalogue,
     derive_level,
     event_type,
+    unknown_categories,
     unknown_codes,
 )
 
@@ -189,3 +191,53 @@ def test_decision_is_cached_per_code_and_consistent():
     second = [keep.keeps({"type": code}) for code in KNOWN]
     assert first == second
     assert keep.keeps_type("f") and not keep.keeps_type("s")
+
+
+# ---------------------------------------------------------------- log_categories (issue 9)
+
+
+def test_every_catalogue_category_is_a_log_streams_category():
+    assert {entry.category for entry in catalogue().values()} <= set(LOG_STREAM_CATEGORIES)
+    assert len(set(LOG_STREAM_CATEGORIES)) == len(LOG_STREAM_CATEGORIES) == 22
+
+
+def codes_in(category: str) -> set[str]:
+    return {code for code, entry in catalogue().items() if entry.category == category}
+
+
+def test_categories_only_keep_the_codes_of_those_categories():
+    keep = LogFilter(log_categories=["auth.login.fail"])
+    assert not keep.keeps_everything
+    assert {code for code in catalogue() if keep.keeps({"type": code})} == codes_in("auth.login.fail")
+    assert {"f", "fp", "fu"} <= codes_in("auth.login.fail") and "s" not in codes_in("auth.login.fail")
+    assert keep.describe() == "categories auth.login.fail"
+
+
+def test_categories_types_and_level_are_one_union():
+    keep = LogFilter(log_types=["s"], log_level=4, log_categories=["auth.signup.success", "user.fail"])
+    kept = {code for code in catalogue() if keep.keeps({"type": code})}
+    at_level = {code for code, entry in catalogue().items() if entry.level >= 4}
+    assert kept == {"s"} | at_level | codes_in("auth.signup.success") | codes_in("user.fail")
+    assert "ss" in kept and "fcp" in kept and "api_limit" in at_level  # signup success, user failure, level 4
+    assert not keep.keeps({"type": "slo"})  # none of the three
+    assert keep.describe() == ("types s or level >= 4 (critical) or categories auth.signup.success, user.fail")
+
+
+def test_unknown_codes_are_in_the_other_category():
+    assert LogFilter(log_categories=["other"]).keeps({"type": "zz_new_event"})
+    assert not LogFilter(log_categories=["auth.login.fail"]).keeps({"type": "zz_new_event_failed"})
+
+
+def test_a_category_without_codes_keeps_nothing_alone():
+    assert codes_in("management.fail") == set()
+    keep = LogFilter(log_categories=["management.fail"])
+    assert not keep.keeps_everything and not any(keep.keeps({"type": code}) for code in catalogue())
+
+
+def test_unknown_categories_with_hints():
+    assert unknown_categories(["auth.login.fail", "other"]) == []
+    assert unknown_categories(["auth.logn.fail", "auth.logout", "zzz"]) == [
+        "'auth.logn.fail' (did you mean 'auth.login.fail'?)",
+        "'auth.logout' (did you mean 'auth.logout.fail' or 'auth.logout.success'?)",
+        "'zzz'",
+    ]

@@ -323,3 +323,67 @@ def test_the_run_budget_follows_the_schedule(settings, budget):
 def test_no_log_cap_by_default_and_null_is_accepted():
     assert parse_settings({}).max_logs_per_run is None
     assert parse_settings({"max_logs_per_run": None, "max_run_seconds": None}).max_run_seconds is None
+
+
+# ---------------------------------------------------------------- content_format, log_categories (issue 9)
+
+
+def test_content_format_defaults_to_the_original_json_array():
+    assert parse_settings({}).content_format == "json_array"
+
+
+@pytest.mark.parametrize("value, expected", [("json_lines", "json_lines"), ("json_array", "json_array"),
+                                             (" JSON_LINES ", "json_lines")])
+def test_content_format_values(value, expected):
+    assert parse_settings({"content_format": value}).content_format == expected
+    assert parse_settings({"CONTENT_FORMAT": value}).content_format == expected
+
+
+@pytest.mark.parametrize("value, hint", [("json_line", " (did you mean 'json_lines'?)"),
+                                         ("jsonarray", " (did you mean 'json_array'?)"),
+                                         ("xml", ""), (["json_lines"], ""), (1, "")])
+def test_a_wrong_content_format_names_key_value_allowed_values_and_a_hint(value, hint):
+    assert only_problem({"content_format": value}) == (
+        f"content_format={json.dumps(value)} is not allowed: expected 'json_array' or 'json_lines'{hint}")
+
+
+def test_log_categories_default_to_none():
+    assert parse_settings({}).log_categories == ()
+
+
+@pytest.mark.parametrize("value", [["auth.login.fail", "user.fail"], "auth.login.fail, user.fail",
+                                   "auth.login.fail user.fail", " auth.login.fail,,user.fail ",
+                                   ["auth.login.fail", "user.fail", "auth.login.fail"]],
+                         ids=["list", "commas", "spaces", "messy", "duplicate"])
+def test_log_categories_as_a_list_or_a_separated_string(value):
+    assert parse_settings({"log_categories": value}).log_categories == ("auth.login.fail", "user.fail")
+    assert parse_settings({"LOG_CATEGORIES": value}).log_categories == ("auth.login.fail", "user.fail")
+
+
+@pytest.mark.parametrize("value", [None, "", []])
+def test_empty_log_categories_mean_none(value):
+    assert parse_settings({"log_categories": value}).log_categories == ()
+
+
+def test_an_unknown_category_is_named_with_a_hint_and_the_list_of_categories():
+    problem = only_problem({"log_categories": ["auth.login.fail", "auth.signup.fial"]})
+    assert problem.startswith('log_categories=["auth.login.fail", "auth.signup.fial"] is not allowed: '
+                              "expected a list of Auth0 Log Streams event categories")
+    assert problem.endswith("; unknown category: 'auth.signup.fial' (did you mean 'auth.signup.fail'?)")
+    assert "each one of: actions, auth.ancillary.fail, " in problem and "user.success;" in problem
+
+
+def test_a_prefix_is_not_a_category_and_the_hint_lists_the_categories_under_it():
+    problem = only_problem({"log_categories": "auth.login"})
+    assert problem.endswith("unknown category: 'auth.login' (did you mean 'auth.login.fail' or "
+                            "'auth.login.notification' or 'auth.login.success'?)")
+
+
+def test_several_unknown_categories_are_all_named():
+    problem = only_problem({"log_categories": ["nope", "management.fial"]})
+    assert problem.endswith("unknown categories: 'nope', 'management.fial' (did you mean 'management.fail'?)")
+
+
+@pytest.mark.parametrize("value", [{"auth.login.fail": True}, [1], 3])
+def test_log_categories_of_the_wrong_shape_are_refused(value):
+    assert "expected a list of Auth0 Log Streams event categories" in only_problem({"log_categories": value})
