@@ -6,6 +6,14 @@ in-flight requests), answers with configurable statuses, delays, hangs, random f
 script of answers, and can check a fixed Authorization header and Standard Webhooks
 signatures. Control endpoints under `/__receiver/` let another process drive it.
 Run: `python -m auth0_webhooks_devtools.receiver --help`.
+
+It doubles as a self-hosted request inspector, like RequestBin: `GET /__receiver/inspect` lists the
+requests received, newest first, 20 a page (`?page=N`), with their status, size, logs and whether the
+signature (with `--signing-secret`) and the Authorization header (with `--expected-authorization`)
+checked out; `/__receiver/inspect/<index>` shows one request: headers (secret ones masked), the body
+pretty-printed and raw, why a signature failed, and a `curl` command that replays it to "$WEBHOOK_URL".
+`GET /__receiver/requests?page=N` and `/__receiver/requests/<index>` are the same as JSON, with the exact
+body bytes in base64. Bodies of the newest 10,000 requests are kept (`max_bodies`), older ones dropped.
 """
 
 from __future__ import annotations
@@ -24,8 +32,11 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Iterable
 
+from auth0_webhooks_devtools import inspector
 from auth0_webhooks_devtools.server import BackgroundServer, Reply, Request, json_reply, run_until_signalled
-from auth0_webhooks.signatures import verify
+
+HTML_TYPE = "text/html; charset=utf-8"
+MAX_BODIES = 10_000
 
 _ENVELOPE_KEYS = ("logs", "data", "events")
 
@@ -47,7 +58,9 @@ class Delivery:
     logs: list[dict] | None = None
     body: bytes | None = None
     parse_error: str | None = None
-    signature_valid: bool | None = None
+    signature_valid: bool | None = None  # None: no signing secret given
+    signature_problem: str | None = None  # why the signature failed
+    authorization_matched: bool | None = None  # None: no Authorization expected
     status: int = 0  # 0 while in flight, or when the connection was dropped without an answer
     answered_at: float = 0.0
     client_gone: bool = False
@@ -67,11 +80,28 @@ class Delivery:
             "status": self.status, "delivered": self.delivered, "client_gone": self.client_gone,
             "dropped": self.dropped,
             "parse_error": self.parse_error, "signature_valid": self.signature_valid,
+            "signature_problem": self.signature_problem, "authorization_matched": self.authorization_matched,
         }
         if bodies:
             data["body"] = self.body.decode("utf-8", "replace") if self.body is not None else None
             data["payload"] = self.payload
         return data
+
+    def view(self) -> dict[str, Any]:
+        """What the inspector shows (JSON and HTML): secret headers masked, the body's exact bytes in base64,
+        pretty-printed, as text when it is text, and a curl command replaying it (None when not kept)."""
+        data = {**self.summary(), "headers": inspector.masked_headers(self.headers),
+                "body_base64": inspector.base64_of(self.body), "body_text": None, "body_pretty": None,
+                "curl": None, "curl_variables": inspector.variables_of(self.headers)}
+        if self.body is not None:
+            data.update(body_text=inspector.raw_text(self.body),
+                        body_pretty=inspector.pretty_body(self.body, self.headers.get("content-encoding", "")),
+                        curl=inspector.curl_command(self.method, self.headers, self.body))
+        return data
+
+    def drop_body(self) -> None:
+        """Forget the body and what was parsed from it (ids and sizes stay)."""
+        self.body = self.payload = self.logs = None
 
 
 @dataclass
@@ -188,16 +218,23 @@ class WebhookReceiver(BackgroundServer):
         expected_authorization: str | None = None,
         signing_secret: str | None = None,
         verbose: bool = False,
+        max_bodies: int | None = MAX_BODIES,
+        max_requests: int | None = None,
     ) -> None:
+        """`max_bodies`: bodies kept, the newest (older ones are dropped, their ids and sizes stay);
+        `max_requests`: requests remembered at all, the newest (None: every one)."""
         super().__init__(host, port, verbose)
         self.path = path
         self.keep_bodies = keep_bodies
+        self.max_bodies, self.max_requests = max_bodies, max_requests
         self.expected_authorization = expected_authorization
         self.signing_secret = signing_secret
         self.behaviour = Behaviour(status=status, delay=delay)
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
-        self._records: list[Delivery] = []
+        self._records: collections.deque[Delivery] = collections.deque()
+        self._with_body: collections.deque[Delivery] = collections.deque()
+        self._next_index = 0
         self._in_flight = 0
         self._max_in_flight = 0
 
@@ -208,6 +245,21 @@ class WebhookReceiver(BackgroundServer):
         """Every recorded request, in arrival order."""
         with self._lock:
             return list(self._records)
+
+    def request(self, index: int) -> Delivery | None:
+        """Request `index` (its number since the last reset), or None when it was not received or is forgotten."""
+        with self._lock:
+            position = index - self._records[0].index if self._records else -1
+            return self._records[position] if 0 <= position < len(self._records) else None
+
+    def page(self, page: Any = 1, per_page: Any = inspector.PER_PAGE) -> dict[str, Any]:
+        """One page of request views, newest first: page (from 1), per_page, pages, total, requests."""
+        records = self.requests
+        page, per_page, pages = inspector.page_bounds(len(records), page, per_page)
+        end = len(records) - (page - 1) * per_page
+        chosen = records[max(0, end - per_page):max(0, end)][::-1]
+        return {"page": page, "per_page": per_page, "pages": pages, "total": len(records),
+                "requests": [record.view() for record in chosen]}
 
     def log_ids(self) -> list[str]:
         """Every log id received, in arrival order, duplicates and failed answers included."""
@@ -239,7 +291,9 @@ class WebhookReceiver(BackgroundServer):
     def reset(self, behaviour: bool = False) -> None:
         """Forget every recorded request (and restore the default behaviour when asked)."""
         with self._lock:
-            self._records = []
+            self._records.clear()
+            self._with_body.clear()
+            self._next_index = 0
             self._max_in_flight = self._in_flight
             if behaviour:
                 self.behaviour = Behaviour()
@@ -314,26 +368,36 @@ class WebhookReceiver(BackgroundServer):
         except (ValueError, OSError, EOFError) as exc:
             error = f"{type(exc).__name__}: {exc}"
         ids = log_ids_of(logs)
-        keep = self.keep_bodies
+        keep, now = self.keep_bodies, time.time()
+        problem = inspector.signature_problem(self.signing_secret, headers, request.body, now) \
+            if self.signing_secret else None
         with self._lock:
             record = Delivery(
-                index=len(self._records), received_at=time.time(), method=request.method, path=request.target,
+                index=self._next_index, received_at=now, method=request.method, path=request.target,
                 headers=headers, body_size=len(request.body), content_type=content_type, log_ids=ids,
                 log_count=len(logs), payload=payload if keep else None, logs=logs if keep else None,
                 body=request.body if keep else None, parse_error=error,
+                signature_valid=problem is None if self.signing_secret else None, signature_problem=problem,
+                authorization_matched=None if self.expected_authorization is None
+                else request.header("authorization") == self.expected_authorization,
             )
+            self._next_index += 1
             self._records.append(record)
+            if keep:
+                self._with_body.append(record)
+            while self.max_bodies is not None and len(self._with_body) > self.max_bodies:
+                self._with_body.popleft().drop_body()
+            while self.max_requests is not None and len(self._records) > self.max_requests:
+                self._records.popleft().drop_body()
         return record
 
     def _answer(self, request: Request, record: Delivery) -> Reply:
         if self.path is not None and request.path != self.path:
             return json_reply(404, {"error": f"no webhook at {request.path}"})
-        if self.expected_authorization is not None and request.header("authorization") != self.expected_authorization:
+        if record.authorization_matched is False:
             return json_reply(401, {"error": "missing or wrong Authorization header"})
-        if self.signing_secret:
-            record.signature_valid = verify([self.signing_secret], request.headers, request.body)
-            if not record.signature_valid:
-                return json_reply(401, {"error": "invalid webhook signature"})
+        if record.signature_valid is False:
+            return json_reply(401, {"error": "invalid webhook signature"})
         action, behaviour = self._next_action()
         slept = behaviour.delay
         self.sleep(behaviour.delay)
@@ -386,10 +450,13 @@ class WebhookReceiver(BackgroundServer):
     def _control(self, request: Request, action: str) -> Reply:
         flag = request.query.get
         try:
+            if request.method == "GET" and action.partition("/")[0] in ("inspect", "requests") and (
+                    "/" in action or action == "inspect" or "page" in request.query):
+                return self._inspect(request, action)
             if (request.method, action) == ("GET", "requests"):
                 bodies = flag("bodies", "0") in ("1", "true")
                 since = int(flag("since", "0") or 0)
-                items = [r.summary(bodies) for r in self.requests[since:]]
+                items = [r.summary(bodies) for r in self.requests if r.index >= since]
                 return json_reply(200, {"count": len(items), "requests": items})
             if (request.method, action) == ("GET", "stats"):
                 return json_reply(200, self.stats())
@@ -406,6 +473,23 @@ class WebhookReceiver(BackgroundServer):
             return json_reply(400, {"error": str(exc)})
         return json_reply(404, {"error": f"no control endpoint {request.method} /__receiver/{action}"})
 
+    def _inspect(self, request: Request, action: str) -> Reply:
+        """The inspector: `inspect[/<index>]` as HTML, `requests?page=N` and `requests/<index>` as JSON."""
+        kind, _, index = action.partition("/")
+        base = "/__receiver"
+        if not index:
+            page = self.page(request.query.get("page", "1"), request.query.get("per_page", inspector.PER_PAGE))
+            if kind == "requests":
+                return json_reply(200, page)
+            text = inspector.render_list(page["requests"], page["page"], page["pages"], page["total"], base)
+            return Reply(200, text.encode(), {"Content-Type": HTML_TYPE})
+        record = self.request(int(index)) if index.isdigit() else None
+        if record is None:
+            return json_reply(404, {"error": f"no request {index} (forgotten, or not received yet)"})
+        if kind == "requests":
+            return json_reply(200, record.view())
+        return Reply(200, inspector.render_detail(record.view(), base).encode(), {"Content-Type": HTML_TYPE})
+
     @staticmethod
     def _json_object(request: Request) -> dict:
         data = request.json()
@@ -418,8 +502,11 @@ class WebhookReceiver(BackgroundServer):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m auth0_webhooks_devtools.receiver",
-                                     description="Webhook receiver that records deliveries.")
+    parser = argparse.ArgumentParser(
+        prog="python -m auth0_webhooks_devtools.receiver",
+        description="Webhook receiver that records deliveries, and a request inspector: open "
+                    "http://HOST:PORT/__receiver/inspect in a browser to see every request, its headers and body, "
+                    "its signature check, and a curl command that replays it.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument("--path", default=None, help="only this path is a webhook (default: any)")
@@ -431,10 +518,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--hang-seconds", type=float, default=30.0)
     parser.add_argument("--retry-after", type=float, default=None, help="Retry-After on 429/503 answers")
     parser.add_argument("--expected-authorization", default=None, help="exact Authorization header required")
-    parser.add_argument("--signing-secret", default=None, help="verify Standard Webhooks signatures")
+    parser.add_argument("--signing-secret", default=None,
+                        help="verify Standard Webhooks signatures (whsec_...); unsigned or wrongly signed requests "
+                             "are answered 401 and the inspector says why")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-bodies", action="store_true", help="keep only log ids and sizes")
+    parser.add_argument("--max-bodies", type=int, default=MAX_BODIES,
+                        help=f"bodies kept, the newest (default {MAX_BODIES:,}); older ones are dropped")
+    parser.add_argument("--max-requests", type=int, default=None,
+                        help="requests remembered at all, the newest (default: every one)")
     parser.add_argument("--verbose", action="store_true", help="print one line per request")
+    parser.add_argument("--inspect", action="store_true",
+                        help="use it as a request inspector: print the inspector's address on stderr and one line "
+                             "per request (--verbose); the pages /__receiver/inspect are served either way")
     return parser
 
 
@@ -444,11 +540,14 @@ def main(argv: list[str] | None = None) -> int:
     receiver = WebhookReceiver(
         host=args.host, port=args.port, path=args.path, status=args.status, delay=args.delay, seed=args.seed,
         keep_bodies=not args.no_bodies, expected_authorization=args.expected_authorization,
-        signing_secret=args.signing_secret, verbose=args.verbose,
+        signing_secret=args.signing_secret, verbose=args.verbose or args.inspect, max_bodies=args.max_bodies,
+        max_requests=args.max_requests,
     )
     receiver.set_behaviour(fail_rate=args.fail_rate, fail_status=args.fail_status, hang_rate=args.hang_rate,
                            hang_seconds=args.hang_seconds, retry_after=args.retry_after)
     print(receiver.start(), flush=True)
+    if args.inspect:
+        print(f"Requests: {receiver.base_url}/__receiver/inspect", file=sys.stderr, flush=True)
     run_until_signalled(receiver)
     return 0
 
