@@ -15,8 +15,8 @@ from typing import Any, Callable, Sequence
 
 from airflow.sdk import Context
 
-from auth0_webhooks.names import CHECKPOINT_VARIABLE, DAG_ID, DELIVER_TASK_ID, MORE_TASK_ID, READ_TASK_ID, \
-    SLACK_CONN_ID, STATE_VARIABLE
+from auth0_webhooks.names import CHECKPOINT_VARIABLE, DAG_ID, DELIVER_TASK_ID, MORE_TASK_ID, READ_TASK_ID
+from auth0_webhooks.pipelines import Pipeline, current_pipeline
 from auth0_webhooks.protocol import ERROR_KEY, PROGRESS_KEY, SUMMARY_KEY, Checkpoint, PipelineState, ReadSummary, SlotReport, \
     Unit, UnitProgress, UnitSummary, acknowledged_units
 from auth0_webhooks.reporting import RunReport, send_to_slack, should_notify
@@ -142,10 +142,11 @@ def commit_step(context: Context, now: datetime | None = None) -> dict:
     ti, dag_run = context["ti"], context.get("dag_run")
     report = RunReport(dag_id=getattr(dag_run, "dag_id", DAG_ID), run_id=getattr(dag_run, "run_id", "?"),
                        start=(getattr(dag_run, "start_date", None) or now or datetime.now(timezone.utc)).isoformat(), end="")
+    pipeline = current_pipeline(ti.dag_id)
     summary = None
     try:
         summary, reader_error = run_summary(ti)
-        _commit(ti, summary, report)
+        _commit(ti, summary, report, pipeline)
         if reader_error:
             raise RunFailed(f"reading stopped early: {reader_error}. The checkpoint moved over what was "
                             "delivered; the next run goes on from there.")
@@ -155,7 +156,7 @@ def commit_step(context: Context, now: datetime | None = None) -> dict:
     for line in report.lines():
         log.info("%s", line)
     if should_notify(report, bool(summary and summary.run.slack_send_success)) or (summary and summary.run.gap):
-        notify_slack(report)
+        notify_slack(report, pipeline.slack_conn_id)
     if report.failed:
         raise RunFailed(report.error)  # undelivered units stay in XCom, for a retry from the UI
     return report.to_dict()
@@ -184,7 +185,7 @@ def slot_reports(ti: Any, slots: int) -> list[SlotReport | None]:
     return [SlotReport.from_xcom(value) for value in runtime.as_list(pulled)]
 
 
-def _commit(ti: Any, summary: ReadSummary, report: RunReport) -> None:
+def _commit(ti: Any, summary: ReadSummary, report: RunReport, pipeline: Pipeline = Pipeline()) -> None:
     reports = slot_reports(ti, summary.slots)
     progress = acknowledged_units(reports, summary.run.read_id)
     ack = acknowledged_prefix(summary.lead, summary.units, progress)
@@ -199,19 +200,20 @@ def _commit(ti: Any, summary: ReadSummary, report: RunReport) -> None:
     if run.dry_run:
         report.warnings.append(f"dry run: {summary.logs_kept} logs would have been sent; nothing was sent or moved")
     elif run.replay:
-        report.warnings.append(f"replay from the start_from Param: {ack.logs_delivered} logs sent again; the "
-                               "checkpoint stays where the scheduled runs left it")
+        what = run.window or "replay from the start_from Param"
+        report.warnings.append(f"{what}: {ack.logs_delivered} logs sent; the live checkpoint is left as it is")
     elif new:
         run_id = str(getattr(ti, "run_id", ""))
-        state = PipelineState.from_json(runtime.variable_get(STATE_VARIABLE))  # read once per commit
+        state = PipelineState.from_json(runtime.variable_get(pipeline.state_variable))  # read once per commit
         # As read, or as this same run's earlier commit left it (a UI clear of failed deliveries runs it again).
         expected = state.checkpoint.log_id if run_id and state.written_by_run == run_id and state.checkpoint \
             else stored
-        CheckpointStore().compare_and_set(expected, new.log_id)
+        CheckpointStore(pipeline.checkpoint_variable).compare_and_set(expected, new.log_id)
         report.checkpoint_after = new.log_id
-        runtime.variable_set(STATE_VARIABLE, PipelineState(
+        runtime.variable_set(pipeline.state_variable, PipelineState(
             new, run.start_from_applied or state.start_from_applied, run_id).to_json())
-    _warn_if_stale(summary.last, report)
+    if not run.replay:
+        _warn_if_stale(summary.last, report)
     if not ack.complete:
         unit = summary.units[ack.first_incomplete_unit]
         failed = progress.get(unit.index)
@@ -223,6 +225,10 @@ def _commit(ti: Any, summary: ReadSummary, report: RunReport) -> None:
             if ack.logs_acknowledged_after_gap else ""
         raise RunFailed(f"unit {unit.label} was not fully delivered: {reason}. "
                         f"The checkpoint stops before the first unacknowledged log{resend}.")
+    if run.window and not summary.caught_up and summary.stopped_by != "max_logs":
+        raise RunFailed(f"the {run.window} stopped before the window's end ({summary.stopped_by}) after "
+                        f"{ack.logs_delivered} logs: clear this run to replay the window again (receivers "
+                        "drop what they already have by webhook-id), or backfill smaller intervals")
 
 
 def _warn_if_stale(last: Checkpoint | None, report: RunReport) -> None:
@@ -234,15 +240,17 @@ def _warn_if_stale(last: Checkpoint | None, report: RunReport) -> None:
         report.warnings.append(f"falling behind: the newest log processed is {age.days} days old")
 
 
-def notify_slack(report: RunReport) -> bool:
-    """Send the report to the `auth0_slack` connection when it exists; never raises."""
+def notify_slack(report: RunReport, conn_id: str | None) -> bool:
+    """Send the report to the Slack connection `conn_id` when it exists; never raises."""
+    if conn_id is None:
+        return False
     try:
         from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
         from airflow.sdk import BaseHook
 
-        BaseHook.get_connection(SLACK_CONN_ID)
+        BaseHook.get_connection(conn_id)
     except Exception:  # noqa: BLE001 - no connection: no Slack
-        log.info("No connection %r: Slack report not sent", SLACK_CONN_ID)
+        log.info("No connection %r: Slack report not sent", conn_id)
         return False
-    hook = SlackWebhookHook(slack_webhook_conn_id=SLACK_CONN_ID, timeout=10)
+    hook = SlackWebhookHook(slack_webhook_conn_id=conn_id, timeout=10)
     return send_to_slack(report, lambda text: hook.send(text=text))

@@ -10,6 +10,7 @@ CONFIG_VARIABLE = "auth0_webhooks_config"
 CHECKPOINT_VARIABLE = "auth0_webhooks_checkpoint"
 STATE_VARIABLE = "auth0_webhooks_state"
 PAUSE_VARIABLE = "auth0_webhooks_paused"
+PIPELINES_VARIABLE = "auth0_webhooks_pipelines"  # more pipelines: see pipelines.py
 
 # Tasks of the shipped DAG (the XCom keys they share are in protocol.py).
 READ_TASK_ID = "read_logs"  # reads the first seconds' worth, plans the run (unmapped)

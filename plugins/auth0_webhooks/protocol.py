@@ -194,6 +194,7 @@ class LiveRun(Record):
     first_task: str
     first_units: int
     more_task: str | None
+    content_format: str = "json_array"  # the body of each request (settings.content_format)
 
     def to_xcom(self) -> dict:
         return {"live_run": asdict(self)}
@@ -217,8 +218,13 @@ class ReadJob(Record):
     max_logs: int | None
     deadline: float  # UNIX time at which reading stops (the run's time budget)
     dry_run: bool
-    replay: bool  # a manual run's start_from Param: deliver, but leave the checkpoint alone
+    replay: bool  # a backfill, or a manual run's start_from or replay Params: leave the checkpoint alone
     read_id: str  # this read's identity: progress saved for another read is not this one's
+    content_format: str = "json_array"  # the body of each request (settings.content_format)
+    log_categories: tuple[str, ...] = ()  # with log_types and log_level: the filter (log_types.LogFilter)
+    window_start: str | None = None  # a replay's window (read.Window): the logs dated in [start, end)
+    window_end: str | None = None
+    window_kind: str = ""  # "backfill" or "replay"
 
 
 @dataclass
@@ -245,6 +251,7 @@ class RunInfo(Record):
     replay: bool
     filter: str
     slack_send_success: bool
+    window: str | None = None  # a replay's window, described (read.Window); the live checkpoint is left alone
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Callable, Mapping, Sequence
 
 from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -20,8 +21,8 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from auth0_webhooks.auth0_client import MAX_TAKE, Auth0AuthError, Auth0LogsClient, CheckpointExpired
 from auth0_webhooks.hooks.auth0 import Auth0Hook
 from auth0_webhooks.log_types import LogFilter
-from auth0_webhooks.names import CHECKPOINT_VARIABLE, CONFIG_VARIABLE, DELIVER_TASK_ID, MORE_TASK_ID, READ_TASK_ID, \
-    STATE_VARIABLE
+from auth0_webhooks.names import DELIVER_TASK_ID, MORE_TASK_ID, READ_TASK_ID
+from auth0_webhooks.pipelines import Pipeline, current_pipeline
 from auth0_webhooks.planning import Planner, split_into_units
 from auth0_webhooks.protocol import ERROR_KEY, HANDOVER_KEY, PROGRESS_KEY, SUMMARY_KEY, Checkpoint, Delivery, \
     Handover, LiveRun, PipelineState, ReadJob, ReadSummary, RunInfo, SlotReport, Unit, acknowledged_units, unit_key
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 FIRST_READ_SECONDS = 2.0  # read_logs reads this long, then hands over, so that the slots start early
 BACKLOG_UNITS_PER_SLOT = 4  # read_more holds back while more units than this per slot await delivery
+REPLAY_BUDGET_SECONDS = 3600  # a replay reads its whole window, for up to this long (or max_run_seconds if longer)
 SUMMARY_EVERY_SECONDS = 1.0  # read_more's running summary: what the commit knows if it is killed
 STALL_SECONDS = 60.0  # holding back this long with no unit acknowledged ends the read (the next run goes on)
 # Slot states in which a slot acknowledges units now or soon. Not "scheduled" (no worker yet: under
@@ -69,6 +71,88 @@ def resolve_start(client: Auth0LogsClient, stored: Checkpoint | None, start_from
     if stored:
         return StartPoint("stored checkpoint", checkpoint=stored)
     return StartPoint("no checkpoint yet: oldest retained log", first_log=client.first_log())
+
+
+# ---- a replay's window ----
+
+WINDOW_MARGIN = timedelta(seconds=60)  # log ids follow arrival, dates the event: read this far past each end
+
+
+@dataclass(frozen=True)
+class Window:
+    """A replay's window: the logs dated in [start, end). `kind` says who asked (backfill or Params)."""
+
+    start: datetime
+    end: datetime
+    kind: str
+
+    def contains(self, log: Mapping) -> bool:
+        date = parse_date(str(log.get("date") or ""))
+        return date is not None and self.start <= date < self.end
+
+    def passed(self, log: Mapping) -> bool:
+        """True once a log is dated so far past the end that none of the window can follow it."""
+        date = parse_date(str(log.get("date") or ""))
+        return date is not None and date >= self.end + WINDOW_MARGIN
+
+    def describe(self) -> str:
+        return f"{self.kind} of the logs dated from {_iso(self.start)} to {_iso(self.end)} (end excluded)"
+
+    @classmethod
+    def of(cls, job: ReadJob) -> Window | None:
+        if not job.window_start or not job.window_end:
+            return None
+        return cls(parse_date(job.window_start), parse_date(job.window_end), job.window_kind)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def replay_window(context: Context) -> Window | None:
+    """The window this run replays: a backfill run's data interval, or the Params replay_start and
+    replay_end of a manual run; None for a live run."""
+    params = dict(context.get("params") or {})
+    dag_run = context.get("dag_run")
+    if str(getattr(getattr(dag_run, "run_type", None), "value", getattr(dag_run, "run_type", ""))) == "backfill":
+        start, end = context.get("data_interval_start"), context.get("data_interval_end")
+        if start is None or end is None or not start < end:
+            raise SettingsError([f"a backfill run needs a data interval, and this one is {start} to {end}: the "
+                                 "DAG's schedule must be a cron expression (intervals), not null"], source="the run")
+        return Window(start, end, "backfill")
+    raw_start, raw_end = params.get("replay_start"), params.get("replay_end")
+    if not raw_start and not raw_end:
+        return None
+    start, end = (parse_date(str(value)) if value else None for value in (raw_start, raw_end))
+    problems = [f"Param {name}={value!r} is not allowed: expected an ISO 8601 date such as 2026-12-01T00:00:00Z"
+                for name, value, parsed in (("replay_start", raw_start, start), ("replay_end", raw_end, end))
+                if parsed is None]
+    if not problems and not start < end:
+        problems.append(f"Param replay_end={raw_end!r} must come after replay_start={raw_start!r}")
+    if params.get("start_from"):
+        problems.append("Params start_from and replay_start/replay_end cannot be combined: choose one")
+    if problems:
+        raise SettingsError(problems, source="the run's Params")
+    return Window(start, end, "replay")
+
+
+def window_start(client: Auth0LogsClient, window: Window) -> tuple[StartPoint, str | None]:
+    """Where a replay starts (the first log dated at or after the window's start, a margin earlier), and
+    the part of the window lost to the tenant's retention, described (None: nothing lost)."""
+    first = client.first_log(since=window.start - WINDOW_MARGIN)
+    reason = f"{window.describe()}: first log at or after {_iso(window.start - WINDOW_MARGIN)}"
+    if first is None:
+        return StartPoint(reason), None
+    first_date = parse_date(str(first.get("date") or ""))
+    lost = None
+    if first_date is not None and first_date > window.start:
+        oldest = client.first_log()
+        if oldest is not None and oldest.get("log_id") == first.get("log_id"):
+            until = min(first_date, window.end)
+            lost = (f"the {window.kind} window starts at {_iso(window.start)}, before the tenant's oldest retained "
+                    f"log ({first.get('log_id')}, dated {first.get('date')}): logs dated from {_iso(window.start)} "
+                    f"to {_iso(until)} are past the tenant's log retention and were not delivered")
+    return StartPoint(reason, first_log=first), lost
 
 
 # ---- paging ----
@@ -114,9 +198,10 @@ class ReadResult:
 def read_logs(
     client: Auth0LogsClient, start: StartPoint, planner: Planner, *, take: int = MAX_TAKE,
     max_logs: int | None = None, deadline: float | None = None, clock: Callable[[], float] = time.monotonic,
-    on_page: Callable[[], None] = lambda: None,
+    on_page: Callable[[], None] = lambda: None, window: Window | None = None,
 ) -> ReadResult:
-    """Page through logs from `start` into `planner` until caught up, `max_logs` or `deadline`.
+    """Page through logs from `start` into `planner` until caught up, `max_logs` (exactly: never one
+    more), `deadline`, or past the end of `window` (whose filtering the planner does).
 
     `on_page` runs after each page is planned (the reader publishes the units it closed)."""
     gap: Gap | None = None
@@ -127,8 +212,11 @@ def read_logs(
     if after is None:
         return ReadResult(caught_up=True)
     while True:
+        if max_logs is not None and planner.plan.logs_read >= max_logs:
+            return ReadResult(caught_up=False, gap=gap, stopped_by="max_logs")
+        want = take if max_logs is None else max(1, min(take, max_logs - planner.plan.logs_read))
         try:
-            page = client.logs_after(after, take)
+            page = client.logs_after(after, want)
         except CheckpointExpired:
             if gap is not None or planner.plan.logs_read:
                 raise  # expired in the middle of a run: let the next run start over cleanly
@@ -138,16 +226,17 @@ def read_logs(
             if oldest is None:
                 return ReadResult(caught_up=True, gap=gap)
             planner.add([oldest])
+            on_page()
             after = str(oldest["log_id"])
             continue
         planner.add(page)
         on_page()
         if page:
             after = str(page[-1]["log_id"])
-        if len(page) < take:
+        if len(page) < want:
             return ReadResult(caught_up=True, gap=gap)
-        if max_logs is not None and planner.plan.logs_read >= max_logs:
-            return ReadResult(caught_up=False, gap=gap, stopped_by="max_logs")
+        if window is not None and any(window.passed(log) for log in page):
+            return ReadResult(caught_up=True, gap=gap, stopped_by="end of the window")
         if deadline is not None and clock() >= deadline:
             return ReadResult(caught_up=False, gap=gap, stopped_by="deadline")
 
@@ -156,19 +245,29 @@ def read_logs(
 
 
 def new_job(settings: Settings, *, slots: int | None = None, max_logs: int | None = None, dry_run: bool = False,
-            replay: bool = False, now: float | None = None) -> ReadJob:
-    """A read of these settings; `slots`: delivery slots mapped (else `webhook_concurrent_calls`)."""
+            replay: bool = False, now: float | None = None, window: Window | None = None) -> ReadJob:
+    """A read of these settings; `slots`: delivery slots mapped (else `webhook_concurrent_calls`).
+
+    A replay of a `window` reads all of it (max_logs_per_run does not cut it) for up to
+    REPLAY_BUDGET_SECONDS, or max_run_seconds when that is longer."""
+    budget = max(settings.run_budget_seconds, REPLAY_BUDGET_SECONDS) if window else settings.run_budget_seconds
     return ReadJob(
         settings.batch_size, settings.send_as_batch, tuple(settings.log_types), settings.log_level,
-        settings.batches_per_task, slots or settings.webhook_concurrent_calls, max_logs or settings.max_logs_per_run,
-        (time.time() if now is None else now) + settings.run_budget_seconds, dry_run, replay, uuid.uuid4().hex,
+        settings.batches_per_task, slots or settings.webhook_concurrent_calls,
+        max_logs or (None if window else settings.max_logs_per_run),
+        (time.time() if now is None else now) + budget, dry_run, replay or window is not None, uuid.uuid4().hex,
+        settings.content_format, tuple(settings.log_categories),
+        _iso(window.start) if window else None, _iso(window.end) if window else None, window.kind if window else "",
     )
 
 
 def planner_for(job: ReadJob) -> Planner:
     """About batch_size * batches_per_unit logs a unit, in either mode."""
     per_unit = job.batches_per_unit * (1 if job.send_as_batch else job.batch_size)
-    return Planner(LogFilter(job.log_types, job.log_level).keeps, job.batch_size, job.send_as_batch, per_unit)
+    keeps = LogFilter(job.log_types, job.log_level, job.log_categories).keeps
+    if (window := Window.of(job)) is not None:
+        keeps = lambda log, kept=keeps: window.contains(log) and kept(log)  # noqa: E731
+    return Planner(keeps, job.batch_size, job.send_as_batch, per_unit)
 
 
 def final_units(job: ReadJob, planner: Planner) -> list[list[Delivery]]:
@@ -296,29 +395,35 @@ def read_first(context: Context, slots: int | None = None, client: Any | None = 
 
 def _read_first(context: Context, ti: Any, slots: int | None, client: Any | None) -> list[dict]:
     raise_if_paused()
-    settings = parse_settings(runtime.variable_get(CONFIG_VARIABLE))
+    pipeline = current_pipeline(ti.dag_id)
+    settings = pipeline.settings()
     dry_run, max_logs, param_start = run_params(context)
-    client = client or Auth0Hook().get_conn()
-    state = PipelineState.from_json(runtime.variable_get(STATE_VARIABLE))
-    stored_id = (runtime.variable_get(CHECKPOINT_VARIABLE) or "").strip() or None
+    window = replay_window(context)
+    client = client or auth0_client(pipeline)
+    state = PipelineState.from_json(runtime.variable_get(pipeline.state_variable))
+    stored_id = (runtime.variable_get(pipeline.checkpoint_variable) or "").strip() or None
     stored = Checkpoint(stored_id, state.date_of(stored_id)) if stored_id else None
-    if param_start is not None:  # a manual run's Param: a replay, for this run only
+    lost = None
+    if window is not None:  # a backfill, or the replay Params: the window only; the checkpoint is left alone
+        start, lost = window_start(client, window)
+    elif param_start is not None:  # a manual run's start_from Param: a replay, for this run only
         start = replace(resolve_start(client, None, param_start, None), start_from_applied=None)
     else:
         start = resolve_start(client, stored, settings.start_from, state.start_from_applied)
     log.info("Reading from %s", start.reason)
-    job = new_job(settings, slots=slots, max_logs=max_logs, dry_run=dry_run, replay=param_start is not None)
+    job = new_job(settings, slots=slots, max_logs=max_logs, dry_run=dry_run, replay=param_start is not None,
+                  window=window)
     planner = planner_for(job)
     publisher = _publisher(ti, READ_TASK_ID, 0, job)
     result = read_logs(client, start, planner, max_logs=job.max_logs,
                        deadline=time.monotonic() + min(FIRST_READ_SECONDS, settings.run_budget_seconds),
-                       on_page=lambda: publisher.publish(planner.closed_units()))
+                       on_page=lambda: publisher.publish(planner.closed_units()), window=window)
     # A dry run reads for the first seconds only: it shows what the filter keeps, it does not drain.
     more = result.stopped_by == "deadline" and time.time() < job.deadline and not job.dry_run
     run = RunInfo(job.read_id, stored_id, start.checkpoint, start.start_from_applied,
-                  result.gap.describe() if result.gap else None, job.dry_run, job.replay,
-                  LogFilter(job.log_types, job.log_level).describe(),
-                  settings.slack_send_success)
+                  lost or (result.gap.describe() if result.gap else None), job.dry_run, job.replay,
+                  LogFilter(job.log_types, job.log_level, job.log_categories).describe(),
+                  settings.slack_send_success, window.describe() if window else None)
     if more:
         publisher.publish([planner.closed_rest()])
         ti.xcom_push(key=HANDOVER_KEY, value=Handover(job, run, planner.plan, publisher.next_index).to_xcom())
@@ -326,6 +431,7 @@ def _read_first(context: Context, ti: Any, slots: int | None, client: Any | None
         publisher.publish(final_units(job, planner))
     planned = [] if job.dry_run or not (more or publisher.next_index) else [LiveRun(
         job.read_id, job.slots, job.send_as_batch, READ_TASK_ID, publisher.next_index, MORE_TASK_ID if more else None,
+        job.content_format,
     ).to_xcom()]
     summary = summarize(run, result, planner, publisher, client, final=not more, more=more,
                         slots=job.slots if planned else 0)
@@ -372,10 +478,10 @@ def read_more(context: Context, planned: dict, client: Any | None = None) -> Non
 
     try:
         raise_if_paused()
-        client = client or Auth0Hook().get_conn()
+        client = client or auth0_client(current_pipeline(ti.dag_id))
         start = StartPoint("hand-over from read_logs", checkpoint=handover.plan.last)
         result = read_logs(client, start, planner, max_logs=job.max_logs, deadline=deadline,  # counts read_logs' too
-                           on_page=on_page)
+                           on_page=on_page, window=Window.of(job))
         publisher.publish(final_units(job, planner))
     except ReadingStopped as stopped:
         result.stopped_by = str(stopped)
@@ -386,6 +492,11 @@ def read_more(context: Context, planned: dict, client: Any | None = None) -> Non
         summary = push_summary(final=True)
     log.info("Read %d logs in all (%d units); %s; held back %.1f s for the slots",
              summary.logs_read, publisher.next_index, result.stopped_by, publisher.held_back_seconds)
+
+
+def auth0_client(pipeline: Pipeline) -> Auth0LogsClient:
+    """The pipeline's Auth0 logs client (its Auth0 connection)."""
+    return Auth0Hook(auth0_conn_id=pipeline.auth0_conn_id).get_conn()
 
 
 def run_params(context: Context) -> tuple[bool, int | None, StartFrom | None]:

@@ -27,9 +27,9 @@ _LOG_ID = re.compile(r"^(\d{6,}|[0-9a-f]{24})$")  # Auth0 log ids: long numeric 
 class SettingsError(ValueError):
     """One or more settings are wrong; the message names each key, value and what is allowed."""
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__(f"Variable {CONFIG_VARIABLE!r} is not valid: " + "; ".join(problems))
+    def __init__(self, problems: list[str], source: str = f"Variable {CONFIG_VARIABLE!r}") -> None:
+        self.problems, self.source = problems, source
+        super().__init__(f"{source} is not valid: " + "; ".join(problems))
 
 
 @dataclass(frozen=True)

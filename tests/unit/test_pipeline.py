@@ -40,7 +40,7 @@ def variables(monkeypatch):
 @pytest.fixture(autouse=True)
 def slack(monkeypatch):
     sent: list = []
-    monkeypatch.setattr(commit_module, "notify_slack", lambda report: sent.append(report) or True)
+    monkeypatch.setattr(commit_module, "notify_slack", lambda report, conn_id=None: sent.append(report) or True)
     return sent
 
 
@@ -468,7 +468,18 @@ def test_max_logs_counts_the_logs_of_both_readers(variables, tenant, xcoms, hand
     plan = read(xcoms, tenant, slots=2, max_logs=250)
     assert summary_of(xcoms).logs_read == 101  # the oldest log, then one page
     result = read_more(xcoms, plan[0], client_for(tenant))
-    assert result.stopped_by == "max_logs" and 250 <= result.logs_read < 350  # whole pages
+    assert result.stopped_by == "max_logs" and result.logs_read == 250  # exactly: the last page is cut short
+
+
+def test_max_logs_is_exact_on_a_first_run(variables, tenant, xcoms):
+    """No checkpoint yet: the oldest retained log counts as one of max_logs (it used to be one more)."""
+    logs = tenant.add_logs(300)
+    plan = read(xcoms, tenant, slots=1, max_logs=100)
+    summary = summary_of(xcoms)
+    assert summary.logs_read == 100 and summary.stopped_by == "max_logs" and not summary.caught_up
+    fake_deliver(xcoms, 1)
+    assert len(plan) == 1 and commit(xcoms)["logs_delivered"] == 100
+    assert variables[CHECKPOINT_VARIABLE] == logs[99]["log_id"]
 
 
 def test_a_dry_run_reads_the_first_seconds_only_and_maps_nothing(variables, tenant, xcoms, handover):
@@ -507,7 +518,7 @@ def test_a_replay_from_the_start_from_param_leaves_the_checkpoint_alone(variable
     report = commit(xcoms)
     assert report["logs_delivered"] == 110  # logs 10..119, again
     assert variables[CHECKPOINT_VARIABLE] == logs[99]["log_id"]
-    assert "the checkpoint stays where the scheduled runs left it" in " ".join(report["warnings"])
+    assert "the live checkpoint is left as it is" in " ".join(report["warnings"])
 
 
 def test_read_more_without_its_hand_over_says_what_to_clear(variables, tenant, xcoms):
