@@ -22,6 +22,7 @@ import argparse
 import collections
 import gzip
 import json
+import os
 import random
 import select
 import socket
@@ -517,10 +518,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--hang-rate", type=float, default=0.0, help="share of requests that hang")
     parser.add_argument("--hang-seconds", type=float, default=30.0)
     parser.add_argument("--retry-after", type=float, default=None, help="Retry-After on 429/503 answers")
-    parser.add_argument("--expected-authorization", default=None, help="exact Authorization header required")
-    parser.add_argument("--signing-secret", default=None,
+    parser.add_argument("--expected-authorization", default=os.environ.get("RECEIVER_EXPECTED_AUTHORIZATION"),
+                        help="exact Authorization header required (default: $RECEIVER_EXPECTED_AUTHORIZATION, "
+                             "which keeps it out of the process list)")
+    parser.add_argument("--signing-secret", default=os.environ.get("RECEIVER_SIGNING_SECRET"),
                         help="verify Standard Webhooks signatures (whsec_...); unsigned or wrongly signed requests "
-                             "are answered 401 and the inspector says why")
+                             "are answered 401 and the inspector says why (default: $RECEIVER_SIGNING_SECRET)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-bodies", action="store_true", help="keep only log ids and sizes")
     parser.add_argument("--max-bodies", type=int, default=MAX_BODIES,

@@ -393,7 +393,7 @@ def test_inspector_masks_secret_headers_and_names_their_variables():
 def test_signature_problems_are_explained():
     from auth0_webhooks_devtools.inspector import signature_problem
 
-    body, now = b"[]", time.time()
+    body, now = b"[]", float(int(time.time()))
     assert signature_problem(SECRET, signed(body), body, now) is None
     assert signature_problem(SECRET, {}, body, now) == "no webhook-id header"
     assert signature_problem(SECRET, {"webhook-id": "m"}, body, now) == "no webhook-timestamp header"
@@ -424,10 +424,9 @@ def test_bodies_and_requests_are_capped_oldest_first(session):
 
 
 def test_cli_inspect_prints_where_to_look():
-    env = {**os.environ, "PYTHONPATH": str(PLUGINS)}
+    env = {**os.environ, "PYTHONPATH": str(PLUGINS), "RECEIVER_SIGNING_SECRET": SECRET}
     with subprocess.Popen(
-        [sys.executable, "-m", "auth0_webhooks_devtools.receiver", "--port", "0", "--inspect",
-         "--signing-secret", SECRET, "--max-bodies", "100"],
+        [sys.executable, "-m", "auth0_webhooks_devtools.receiver", "--port", "0", "--inspect", "--max-bodies", "100"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     ) as process:
         try:
