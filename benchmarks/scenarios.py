@@ -18,7 +18,8 @@ from auth0_webhooks_devtools.events import date_ms
 from benchmarks.report import Result, Target
 from benchmarks.runs import RunMeasurement, describe, drain, idle, timeline
 from benchmarks.services import (
-    AUTHORIZATION, CLIENT_ID, CLIENT_SECRET, DAG_ID, REPO, SIGNING_SECRET, Services, Source, parse_time,
+    AUTHORIZATION, CHECKPOINT_VARIABLE, CLIENT_ID, CLIENT_SECRET, DAG_ID, REPO, SIGNING_SECRET, Services, Source,
+    parse_time,
     python_command,
 )
 
@@ -43,8 +44,13 @@ class Sizes:
     freshness_drain: float  # then how long to wait for the last of them
 
 
+    backfill_hours: int = 24  # hourly intervals replayed
+    backfill_logs_per_hour: int = 1_200
+
+
 FULL = Sizes(100_000, 20_000, 100_000, 10_000, 1_000, 100_000, 240.0, 240.0)
-TINY = Sizes(2_000, 2_000, 2_000, 1_000, 200, 20_000, 10.0, 180.0)
+TINY = Sizes(2_000, 2_000, 2_000, 1_000, 200, 20_000, 10.0, 180.0, backfill_hours=2, backfill_logs_per_hour=300)
+LIVE_INTERVAL = 300.0  # the default schedule's interval: a live run may wait at most this long for a backfill
 
 
 @dataclass
@@ -289,6 +295,69 @@ def _wait_for_arrival(services: Services, wanted: set[str], timeout: float) -> d
         time.sleep(1)
 
 
+def backfill_beside_live(bench: Bench) -> list[Result]:
+    """A backfill of 24 hourly intervals (the UI's default of 10 runs at a time) while live runs go on:
+    how much longer a live run takes, trigger → success, than without the backfill (<= one interval)."""
+    from datetime import datetime, timedelta, timezone
+
+    services = bench.airflow
+    services.prepare(0, None)
+    settings = dict(services.settings)
+    hours, per_hour = bench.sizes.backfill_hours, bench.sizes.backfill_logs_per_hour
+    first = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours + 1)
+    services.emulator.spacing_seconds = 3600 / per_hour
+    services.emulator.add_logs(hours * per_hour + per_hour // 2, date=first)
+    services.emulator.spacing_seconds = 1.0
+    services.set_variable(CHECKPOINT_VARIABLE, services.emulator.log_ids[-1])  # live: caught up
+    services.configure({**settings, "schedule": "0 * * * *"})
+    services.unpause()
+    services.settle()
+
+    def live_run() -> float | None:
+        services.emulator.add_logs(100)  # what a live tick finds
+        started = time.monotonic()
+        run_id = services.trigger()
+        while services.run(run_id)["state"] not in ("success", "failed"):
+            time.sleep(0.5)
+        return time.monotonic() - started if services.run(run_id)["state"] == "success" else None
+
+    baseline = [live_run() for _ in range(bench.repeat)]
+    bench.say(f"backfill: live runs alone took {', '.join(f'{b or 0:.1f}' for b in baseline)} s; "
+              f"now backfilling {hours} hourly intervals of {per_hour:,} logs")
+    services.receiver.reset()
+    started = time.monotonic()
+    backfill = services.api.call("POST", "/backfills", json={
+        "dag_id": DAG_ID, "from_date": (first + timedelta(hours=1)).isoformat(),
+        "to_date": (first + timedelta(hours=hours)).isoformat()})
+    during: list[float | None] = []
+    while not services.api.call("GET", f"/backfills/{backfill['id']}").get("completed_at"):
+        if time.monotonic() - started > 3600:
+            raise RuntimeError("the backfill did not complete within an hour")
+        during.append(live_run())
+        time.sleep(5)
+    elapsed = time.monotonic() - started
+    runs = [run for run in services.api.call("GET", f"/dags/{DAG_ID}/dagRuns?run_type=backfill&limit=100")["dag_runs"]]
+    failed = [run["dag_run_id"] for run in runs if run["state"] != "success"]
+    replayed = sum(len(record.log_ids) for record in services.receiver.requests if record.delivered)
+    bench.details.append(f"backfill: {len(runs)} runs in {elapsed:.0f} s, {replayed:,} logs delivered (live included); "
+                         f"live runs during it: {', '.join(f'{d:.1f}' if d else 'failed' for d in during)} s; "
+                         f"alone: {', '.join(f'{b:.1f}' if b else 'failed' for b in baseline)} s")
+    services.configure(settings)
+    error = (f"backfill runs not successful: {failed}" if failed or len(runs) != hours else None) or \
+        (f"{during.count(None)} live run(s) failed during the backfill" if None in during else None)
+    delays = [d - statistics.median([b for b in baseline if b]) for d in during if d]
+    return [
+        Result("backfill beside live runs", "live run alone, trigger → success", "s", [b for b in baseline if b],
+               decimals=1),
+        Result("backfill beside live runs", f"live run during a {hours}-interval backfill, trigger → success (max)",
+               "s", [max(d for d in during if d)] if any(during) else [], decimals=1),
+        Result("backfill beside live runs", "added delay of a live run (max)", "s", [max(delays)] if delays else [],
+               Target("<=", LIVE_INTERVAL), decimals=1, error=error),
+        Result("backfill beside live runs", f"backfill of {hours} intervals, create → complete", "s", [elapsed],
+               decimals=0, error=error),
+    ]
+
+
 def inprocess(bench: Bench) -> list[Result]:
     """No Airflow: filter + encode >= 50,000 logs/s, median of 5, with and without LOG_TYPES."""
     bench.say(f"in-process: filter + encode {bench.sizes.inprocess:,} logs, 5 times per case")
@@ -306,5 +375,6 @@ SCENARIOS: dict[str, Callable[[Bench], list[Result]]] = {
     "memory": memory,
     "idle": idle_run,
     "freshness": freshness,
+    "backfill": backfill_beside_live,
 }
 NEEDS_AIRFLOW = {name for name in SCENARIOS if name != "inprocess"}

@@ -28,6 +28,11 @@ SETTINGS_CASES = [
     ("batches_per_task", 0, "batches_per_task=0 is not allowed: expected an integer from 1 to 1000"),
     ("task_retries", -1, "task_retries=-1 is not allowed: expected an integer from 0 to 20"),
     ("task_retry_delay_seconds", 0, "task_retry_delay_seconds=0 is not allowed: expected an integer from 1 to 3600"),
+    ("content_format", "json_line",
+     "content_format=\"json_line\" is not allowed: expected 'json_array' or 'json_lines' (did you mean 'json_lines'?)"),
+    ("log_categories", ["auth.login"],
+     "unknown category: 'auth.login' (did you mean 'auth.login.fail' or 'auth.login.notification' or "
+     "'auth.login.success'?)"),
     ("batchsize", 10, "unknown key 'batchsize' (did you mean 'batch_size'?)"),
     ("webhook_url", "https://x", "'webhook_url' is not a setting here: put it in the host of Connection 'auth0_webhook'"),
     ("authorization", "Bearer x", "'authorization' is not a setting here: put it in the password of Connection 'auth0_webhook'"),
