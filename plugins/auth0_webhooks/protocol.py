@@ -274,6 +274,7 @@ class ReadSummary(Record):
     auth0_requests: int | None = None
     largest_unit_bytes: int = 0
     peak_rss_mb: float | None = None
+    sample: str | None = None  # a dry run's first logs, as the webhook would receive them
 
     def then(self, more: ReadSummary) -> ReadSummary:
         """read_logs' summary followed by read_more's: the run's whole read."""

@@ -24,6 +24,7 @@ from auth0_webhooks.log_types import LogFilter
 from auth0_webhooks.names import DELIVER_TASK_ID, MORE_TASK_ID, READ_TASK_ID
 from auth0_webhooks.pipelines import Pipeline, current_pipeline
 from auth0_webhooks.planning import Planner, split_into_units
+from auth0_webhooks.webhook_client import encode
 from auth0_webhooks.protocol import ERROR_KEY, HANDOVER_KEY, PROGRESS_KEY, SUMMARY_KEY, Checkpoint, Delivery, \
     Handover, LiveRun, PipelineState, ReadJob, ReadSummary, RunInfo, SlotReport, Unit, acknowledged_units, unit_key
 from auth0_webhooks.settings import Settings, SettingsError, StartFrom, parse_date, parse_settings, parse_start_from
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 FIRST_READ_SECONDS = 2.0  # read_logs reads this long, then hands over, so that the slots start early
 BACKLOG_UNITS_PER_SLOT = 4  # read_more holds back while more units than this per slot await delivery
 REPLAY_BUDGET_SECONDS = 3600  # a replay reads its whole window, for up to this long (or max_run_seconds if longer)
+SAMPLE_LOGS = 3  # a dry run shows this many logs as the webhook would receive them
 SUMMARY_EVERY_SECONDS = 1.0  # read_more's running summary: what the commit knows if it is killed
 STALL_SECONDS = 60.0  # holding back this long with no unit acknowledged ends the read (the next run goes on)
 # Slot states in which a slot acknowledges units now or soon. Not "scheduled" (no worker yet: under
@@ -323,6 +325,7 @@ class UnitPublisher:
         self.backlog_limit = max(1, backlog_limit)
         self.slots, self.sleep, self.clock, self.poll_seconds = slots, sleep, clock, poll_seconds
         self.summaries: list = []
+        self.first_logs: list = []  # a dry run's first logs to send: its sample
         self.largest_unit_bytes = 0
         self.held_back_seconds = 0.0
 
@@ -331,6 +334,8 @@ class UnitPublisher:
         for deliveries in units:
             if not deliveries:
                 continue
+            if len(self.first_logs) < SAMPLE_LOGS:
+                self.first_logs += [log for delivery in deliveries for log in delivery.logs][:SAMPLE_LOGS - len(self.first_logs)]
             if self.push is not None:
                 self._hold_back()
                 unit = Unit(self.next_index, list(deliveries), self.read_id)
@@ -434,11 +439,13 @@ def _read_first(context: Context, ti: Any, slots: int | None, client: Any | None
         job.content_format,
     ).to_xcom()]
     summary = summarize(run, result, planner, publisher, client, final=not more, more=more,
-                        slots=job.slots if planned else 0)
+                        slots=job.slots if planned else 0, sample=dry_run_sample(job, publisher.first_logs))
     ti.xcom_push(key=SUMMARY_KEY, value=summary.to_xcom())
     log.info("Read %d logs (%d to send, filter: %s) into %d units; %s", summary.logs_read, summary.logs_kept,
              run.filter, publisher.next_index,
              "a backlog remains: read_more goes on reading" if more else result.stopped_by)
+    if summary.sample:
+        log.info("Dry run: the first logs to send, as the webhook would receive them:\n%s", summary.sample)
     return planned
 
 
@@ -497,6 +504,16 @@ def read_more(context: Context, planned: dict, client: Any | None = None) -> Non
 def auth0_client(pipeline: Pipeline) -> Auth0LogsClient:
     """The pipeline's Auth0 logs client (its Auth0 connection)."""
     return Auth0Hook(auth0_conn_id=pipeline.auth0_conn_id).get_conn()
+
+
+def dry_run_sample(job: ReadJob, logs: Sequence[Mapping]) -> str | None:
+    """A dry run's first logs to send, as the webhook would receive them: one request's body in batch
+    mode (cut to SAMPLE_LOGS logs), the first requests' bodies one after the other otherwise."""
+    if not job.dry_run or not logs:
+        return None
+    if job.send_as_batch:
+        return encode(logs, True, job.content_format).decode("utf-8")
+    return "\n".join(encode([log], False, job.content_format).decode("utf-8").rstrip("\n") for log in logs)
 
 
 def run_params(context: Context) -> tuple[bool, int | None, StartFrom | None]:

@@ -218,3 +218,21 @@ def test_a_pipeline_reads_and_commits_its_own_checkpoint(variables, tenant, xcom
     assert variables["auth0_webhooks_checkpoint__eu"] == logs[-1]["log_id"]
     assert variables[CHECKPOINT_VARIABLE] == logs[10]["log_id"] and STATE_VARIABLE not in variables
     assert json.loads(variables["auth0_webhooks_state__eu"])["checkpoint"] == logs[-1]["log_id"]
+
+
+# ---------------------------------------------------------------- a dry run's sample
+
+
+@pytest.mark.parametrize("settings, expected", [
+    ({}, lambda logs: json.dumps(logs[:3], separators=(",", ":"))),
+    ({"send_as_batch": False}, lambda logs: "\n".join(json.dumps(log, separators=(",", ":")) for log in logs[:3])),
+    ({"content_format": "json_lines"}, lambda logs: "".join(json.dumps(log, separators=(",", ":")) + "\n"
+                                                            for log in logs[:3])),
+], ids=["batch", "one per request", "json lines"])
+def test_a_dry_run_shows_its_first_logs_as_the_webhook_would_receive_them(variables, tenant, xcoms, settings, expected):
+    logs = all_logs(tenant)
+    variables[CONFIG_VARIABLE] = json.dumps({"log_types": ["s"], **settings})
+    assert read_first({"ti": xcoms.ti(READ_TASK_ID), "params": {"dry_run": True}}, 1, client=client_for(tenant)) == []
+    summary = ReadSummary.from_xcom(xcoms.get(READ_TASK_ID, SUMMARY_KEY))
+    kept = [log for log in logs if log["type"] == "s"]
+    assert summary.sample == expected(kept) and CHECKPOINT_VARIABLE not in variables
