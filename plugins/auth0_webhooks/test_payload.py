@@ -19,15 +19,8 @@ from urllib.parse import urlsplit
 from auth0_webhooks.hooks.webhook import WebhookHook
 from auth0_webhooks.protocol import Record
 from auth0_webhooks.retry import excerpt
-from auth0_webhooks.webhook_client import Outcome, Verdict, WebhookDeliveryError, WebhookSender, encode, webhook_id
-
-try:  # the content_format setting (JSON lines) of webhook_client
-    from auth0_webhooks.webhook_client import content_type
-except ImportError:  # pragma: no cover - until content_format is merged: JSON array only
-    def content_type(content_format: str) -> str:
-        if content_format != "json_array":
-            raise ValueError(f"content_format={content_format!r} is not allowed: expected 'json_array'")
-        return "application/json"
+from auth0_webhooks.webhook_client import DEFAULT_CONTENT_FORMAT, Outcome, Verdict, WebhookDeliveryError, \
+    WebhookSender, content_type, encode, webhook_id
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +122,7 @@ def _scrub(text: str, secrets: Sequence[str | None]) -> str:
 
 
 def send_test_payload(*, webhook_conn_id: str, send_as_batch: bool,
-                      content_format: str = "json_array") -> TestPayloadResult:
+                      content_format: str = DEFAULT_CONTENT_FORMAT) -> TestPayloadResult:
     """Send `sample_event(now)` to the webhook of connection `webhook_conn_id`, as a run with these settings
     sends logs; return its answer (a refusal is a result too, not an exception).
 
