@@ -8,7 +8,6 @@ two HTML pages (`/__receiver/inspect`, `/__receiver/inspect/<index>`) the receiv
 from __future__ import annotations
 
 import base64
-import binascii
 import gzip
 import html
 import json
@@ -129,14 +128,6 @@ def variables_of(headers: Mapping[str, str]) -> list[str]:
 
 def base64_of(body: bytes | None) -> str | None:
     return None if body is None else base64.b64encode(body).decode()
-
-
-def bytes_of(encoded: str) -> bytes:
-    """The bytes of a `body_base64` value."""
-    try:
-        return base64.b64decode(encoded, validate=True)
-    except binascii.Error as error:
-        raise ValueError(f"not base64: {error}") from None
 
 
 # --------------------------------------------------------------------------- pages
