@@ -18,7 +18,8 @@ RUN_KINDS = ("scheduled", "manual", "backfill", "replay", "dry run")
 
 _URL = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*)://([^\s/?#'\"<>]*)([^\s'\"<>]*)")
 _SECRETS = [  # (pattern, replacement), applied in order after URLs
-    (re.compile(r"(?i)\b(authorization|proxy-authorization)(\s*[:=]\s*)(\"|')?[^\n\"',;}]+"), r"\1\2\3[redacted]"),
+    (re.compile(r"(?i)\b(authorization|proxy-authorization)(\"?\s*[:=]\s*)(\"|')?(?:[A-Za-z]+\s+)?[^\s\"',;}]+"),
+     r"\1\2\3[redacted]"),
     (re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9._~+/=-]{6,}"), r"\1\2[redacted]"),
     (re.compile(r"(?i)\b(basic)(\s+)(?=[A-Za-z0-9+/]*[0-9+/=])[A-Za-z0-9+/]{8,}={0,2}"), r"\1\2[redacted]"),
     (re.compile(r"(?i)\b([a-z_]*(?:secret|password|passwd|token|api[_-]?key|signature)[a-z_]*)"
