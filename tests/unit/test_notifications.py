@@ -374,6 +374,17 @@ with DAG("note_probe", schedule=None, start_date=datetime(2026, 1, 1)) as dag:
         if context["params"]["outcome"] == "failed":
             raise RuntimeError("failed on purpose")
     commit()
+
+from datetime import timedelta
+from auth0_webhooks.notifications import retry_alert
+
+with DAG("retry_probe", schedule=None, start_date=datetime(2026, 1, 1),
+         default_args={"retries": 2, "retry_delay": timedelta(0), "on_retry_callback": retry_alert("auth0_slack")}):
+    @task
+    def deliver(**context):
+        if context["ti"].try_number < 3:
+            raise RuntimeError("receiver answered 503 at https://user:pw-secret@hooks.example.com/in?k=query-secret")
+    deliver()
 '''
 
 NOTE_RUNNER = '''
@@ -389,12 +400,18 @@ for outcome in ("succeeded", "failed"):
     from airflow.utils.session import create_session
     with create_session() as session:
         notes[outcome] = [str(run.state), session.get(DagRun, run.id).note]
+retried = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).dags["retry_probe"].test()
+from airflow.models.variable import Variable
+notes["retry"] = [str(retried.state), json.loads(Variable.get("auth0_webhooks_alerts__retry_probe"))["retry_alerted_runs"]
+                  == [retried.run_id]]
 print("NOTES=" + json.dumps(notes))
 '''
 
 
 @pytest.mark.timeout(240)
-def test_the_listener_writes_the_note_on_the_dag_run(tmp_path):
+def test_the_listener_writes_the_note_and_the_retry_alert_runs_in_the_task(tmp_path):
+    """dag.test() in a clean Airflow home: the note reaches the DagRun for a run that succeeds and one that
+    fails; a task that fails twice before succeeding sends one retry alert, from its own process."""
     dags = tmp_path / "dags"
     dags.mkdir()
     (dags / "note_probe.py").write_text(NOTE_DAG.replace('schedule=None,', 'schedule=None, params={"outcome": "x"},'))
@@ -403,10 +420,18 @@ def test_the_listener_writes_the_note_on_the_dag_run(tmp_path):
                AIRFLOW__CORE__PLUGINS_FOLDER=os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"],
                AIRFLOW__CORE__LOAD_EXAMPLES="False",
                AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{tmp_path / 'airflow.db'}")
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(NOTE_RUNNER)], env=env, capture_output=True,
-                          text=True, timeout=220)
+    with WebhookReceiver() as receiver:
+        env["AIRFLOW_CONN_AUTH0_SLACK"] = json.dumps(
+            {"conn_type": "slackwebhook", "password": f"{receiver.base_url}/services/T/B/slack-secret"})
+        done = subprocess.run([sys.executable, "-c", textwrap.dedent(NOTE_RUNNER)], env=env, capture_output=True,
+                              text=True, timeout=220)
+        payloads = posted(receiver)
     line = next((l for l in done.stdout.splitlines() if l.startswith("NOTES=")), None)
     assert line, done.stdout[-3000:] + done.stderr[-3000:]
     notes = json.loads(line[len("NOTES="):])
     assert notes == {"succeeded": ["success", "**Auth0 logs to webhook** · probe succeeded"],
-                     "failed": ["failed", "**Auth0 logs to webhook** · probe failed"]}
+                     "failed": ["failed", "**Auth0 logs to webhook** · probe failed"],
+                     "retry": ["success", True]}
+    assert headers(payloads) == [":warning: Retrying: deliver (retry_probe)"]
+    assert "1 of 3" in all_text(payloads[0]) and "https://hooks.example.com/…" in all_text(payloads[0])
+    assert "pw-secret" not in all_text(payloads) and "query-secret" not in all_text(payloads)
