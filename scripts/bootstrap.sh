@@ -24,3 +24,16 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet -e ./devtools
   rm -f .venv/.installed-*; touch "$stamp"
 fi
+
+# Debian's chromium, for the run history page's browser test (tests/e2e/test_run_history_page.py, driven by
+# Playwright). Where apt-get cannot install it (no apt, not root, no network), skip quietly: that test skips.
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; } \
+    || true
+fi
+
+# `pip install -e .` leaves the build's metadata (*.egg-info) in plugins/, setuptools' package root, and Airflow
+# puts the plugins folder on sys.path: the distribution would be found twice there, and the run history page's
+# plugin (entry point airflow.plugins) registered twice, the second time as a plugin import error.
+rm -rf plugins/*.egg-info
