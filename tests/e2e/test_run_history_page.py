@@ -21,8 +21,7 @@ import requests
 from auth0_webhooks_devtools.emulator import Auth0Emulator
 from auth0_webhooks_devtools.receiver import WebhookReceiver
 from auth0_webhooks.names import CONFIG_VARIABLE, DAG_ID
-from auth0_webhooks.ui.app import URL_PREFIX
-from auth0_webhooks.ui.history import REPORT_TASK_ID, REPORT_XCOM_KEYS
+from auth0_webhooks.ui.history import REPORT_TASK_ID, REPORT_XCOM_KEYS, URL_PREFIX
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
 

@@ -296,3 +296,33 @@ def test_a_report_only_for_a_readable_run(database, monkeypatch):
     assert app.report_page(None, database, OTHER, "run01")[0] == 404  # exists, not readable
     assert app.report_page(None, database, DAG_ID, "nope")[0] == 404
     assert app.report_page(None, database, "other", "run00")[0] == 404  # not a project DAG
+
+
+# ---- the plugin's registration ----
+
+
+def test_the_plugin_is_registered_once_by_its_entry_point_and_lazily_builds_its_app():
+    """In a fresh interpreter (Airflow's plugins-folder loader executes every file of the folder as a
+    top-level module): the entry point finds the plugin; the plugins folder, this repo's, does not (its
+    .airflowignore); importing the plugin does not import the FastAPI app, which the api-server builds."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    script = f"""
+import sys
+from importlib.metadata import entry_points
+from airflow._shared.plugins_manager import _load_plugins_from_plugin_directory, is_valid_plugin
+(point,) = [p for p in entry_points(group="airflow.plugins") if p.name == "auth0_webhooks_run_history"]
+plugin = point.load()
+assert is_valid_plugin(plugin) and plugin.name == "auth0_webhooks_run_history", plugin
+assert "auth0_webhooks.ui.app" not in sys.modules
+found, errors = _load_plugins_from_plugin_directory(plugins_folder={str(REPO / "plugins")!r})
+assert plugin.name not in [p.name for p in found] and not any("ui" in path for path in errors), (found, errors)
+(app,) = plugin().fastapi_apps
+assert app["url_prefix"] == "/logs-to-webhook" and "auth0_webhooks.ui.app" in sys.modules
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip().endswith("ok"), done.stderr[-3000:]

@@ -1,4 +1,4 @@
-"""The run history page's FastAPI app, mounted by Airflow's api-server under URL_PREFIX (see plugin.py).
+"""The run history page's FastAPI app, mounted by Airflow's api-server under history.URL_PREFIX (plugin.py).
 
 Authentication is Airflow's: the user comes from the `Authorization: Bearer` header or the `_token` cookie
 the Airflow UI sets (`get_user`, as Airflow's own API does); no token is refused with 401, a bad one with
@@ -29,8 +29,6 @@ from auth0_webhooks.names import DAG_ID
 from auth0_webhooks.ui.history import CHART_RUNS, PAGE_SIZE, PIPELINE_DAG_PREFIX, REPORT_TASK_ID, REPORT_XCOM_KEYS, \
     Query, QueryError, RunRow, chart_points, is_project_dag, parse_query
 from auth0_webhooks.ui.render import render_list, render_problem, render_report
-
-URL_PREFIX = "/logs-to-webhook"  # not /auth...: Airflow reserves every prefix that starts with /auth
 
 
 def base_url() -> str:

@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode
 
 from auth0_webhooks.names import DAG_ID
 
+URL_PREFIX = "/logs-to-webhook"  # where the api-server mounts the page; not /auth...: Airflow reserves those
 PAGE_SIZE = 10
 CHART_RUNS = 50  # the chart shows the newest runs of the selection, up to this many
 PIPELINE_DAG_PREFIX = f"{DAG_ID}__"  # auth0_logs_to_webhook__<name>: one more pipeline
