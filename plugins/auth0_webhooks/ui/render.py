@@ -21,7 +21,7 @@ a{color:#0b63c5;text-decoration:none}a:hover{text-decoration:underline}
 table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{border-bottom:1px solid #e5e7eb;padding:6px 8px;text-align:left;vertical-align:top}
 th{background:#f8fafc;font-weight:600}td.start,td.end,td.status{white-space:nowrap}
-td.checkpoint code{font-size:11px;word-break:break-all}td.run{word-break:break-all}td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.checkpoint code{font-size:11px;word-break:break-all}td.run{word-break:break-all}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .state{padding:1px 8px;border-radius:10px;font-size:12px;color:#fff;background:#64748b}
 .state-success{background:#15803d}.state-failed{background:#b91c1c}.state-running{background:#0369a1}
 .state-queued{background:#a16207}.pager{margin:10px 0;display:flex;gap:12px;align-items:center}
