@@ -16,13 +16,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task
+from airflow.sdk import DAG, Param, task
 
 from auth0_webhooks.commit import commit_step
 from auth0_webhooks.names import DELIVER_TASK_ID, MORE_TASK_ID, READ_TASK_ID
+from auth0_webhooks.notifications import retry_alert
 from auth0_webhooks.operators.logs_to_webhook import LogsToWebhookOperator
 from auth0_webhooks.pipelines import Pipeline, parse_time_pipelines
 from auth0_webhooks.read import REPLAY_BUDGET_SECONDS, read_first, read_more as continue_reading
+from auth0_webhooks.scheduling import backlog_alias, dag_schedule
 from auth0_webhooks.settings import Settings
 
 
@@ -31,7 +33,7 @@ def pipeline_dag(pipeline: Pipeline, settings: Settings, problem: str | None) ->
     with DAG(
         dag_id=pipeline.dag_id,
         description="Ships Auth0 tenant logs to a webhook; nothing lost, nothing leaked",
-        schedule=CronDataIntervalTimetable(settings.cron, timezone="UTC") if settings.cron else None,
+        schedule=dag_schedule(pipeline.dag_id, settings, pipeline=pipeline),  # cron; at once while a backlog remains
         start_date=datetime(2024, 1, 1),
         catchup=False,
         max_active_runs=1,  # live runs; a backfill's runs are bounded by the backfill's own limit
@@ -48,12 +50,16 @@ def pipeline_dag(pipeline: Pipeline, settings: Settings, problem: str | None) ->
                                               "the live checkpoint is left alone."),
             "replay_end": Param(None, type=["null", "string"], format="date-time",
                                 description="End of the replay window (excluded)."),
+            "send_test_payload": Param(False, type="boolean",
+                                       description="Send one sample event to the webhook, signed as a real "
+                                                   "delivery, and report the answer; nothing is read or moved."),
         },
         default_args={
             "retries": settings.task_retries,
             "retry_delay": timedelta(seconds=settings.task_retry_delay_seconds),
             "retry_exponential_backoff": 2.0,  # a multiplier in Airflow 3.3: True would mean 1.0, no backoff
             "max_retry_delay": timedelta(hours=1),
+            "on_retry_callback": retry_alert(pipeline.slack_conn_id),  # the first alert, while retries go on
         },
     ) as dag:
 
@@ -68,7 +74,7 @@ def pipeline_dag(pipeline: Pipeline, settings: Settings, problem: str | None) ->
         def read_more(run: dict, **context):
             return continue_reading(context, run)
 
-        @task(trigger_rule="all_done", retries=0)
+        @task(trigger_rule="all_done", retries=0, outlets=[backlog_alias(pipeline.dag_id)])
         def commit(**context):
             return commit_step(context)
 

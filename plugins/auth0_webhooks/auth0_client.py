@@ -81,7 +81,8 @@ class ClientStats:
 
     requests: int = 0
     retries: int = 0
-    rate_limited: int = 0
+    rate_limited: int = 0  # answers 429
+    waits: int = 0  # pauses for the rate limit (the pacer's, and after a 429), and their length in all
     waited_seconds: float = 0.0
     tokens_fetched: int = 0
 
@@ -181,6 +182,7 @@ class Auth0LogsClient:
 
     def _pause(self, seconds: float) -> None:
         if seconds > 0:  # the pacer's "no wait" is no call to sleep
+            self.stats.waits += 1
             self.stats.waited_seconds += seconds
             self.sleep(seconds)
 

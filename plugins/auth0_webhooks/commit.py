@@ -17,9 +17,13 @@ from airflow.sdk import Context
 
 from auth0_webhooks.names import CHECKPOINT_VARIABLE, DAG_ID, DELIVER_TASK_ID, MORE_TASK_ID, READ_TASK_ID
 from auth0_webhooks.pipelines import Pipeline, current_pipeline
-from auth0_webhooks.protocol import ERROR_KEY, PROGRESS_KEY, SUMMARY_KEY, Checkpoint, PipelineState, ReadSummary, SlotReport, \
-    Unit, UnitProgress, UnitSummary, acknowledged_units
-from auth0_webhooks.reporting import RunReport, send_to_slack, should_notify
+from auth0_webhooks.protocol import ERROR_KEY, PROGRESS_KEY, REPORT_KEY, SUMMARY_KEY, TEST_PAYLOAD_KEY, Checkpoint, PipelineState, \
+    ReadSummary, SlotReport, Unit, UnitProgress, UnitSummary, acknowledged_units
+from auth0_webhooks.notifications import publish_run
+from auth0_webhooks.reporting import RunReport, lag_seconds, run_kind
+from auth0_webhooks.scheduling import announce_backlog
+from auth0_webhooks.settings import Settings, SettingsError
+from auth0_webhooks.test_payload import TestPayloadResult
 from auth0_webhooks import runtime
 
 log = logging.getLogger(__name__)
@@ -140,26 +144,53 @@ class CheckpointStore:
 def commit_step(context: Context, now: datetime | None = None) -> dict:
     """Advance the checkpoint over the acknowledged prefix, report the run, fail it if anything is left."""
     ti, dag_run = context["ti"], context.get("dag_run")
-    report = RunReport(dag_id=getattr(dag_run, "dag_id", DAG_ID), run_id=getattr(dag_run, "run_id", "?"),
-                       start=(getattr(dag_run, "start_date", None) or now or datetime.now(timezone.utc)).isoformat(), end="")
     pipeline = current_pipeline(ti.dag_id)
+    report = RunReport(dag_id=getattr(dag_run, "dag_id", ti.dag_id), run_id=getattr(dag_run, "run_id", ti.run_id),
+                       start=(getattr(dag_run, "start_date", None) or now or datetime.now(timezone.utc)).isoformat(),
+                       end="", pipeline=pipeline.name, run_kind=run_kind(getattr(dag_run, "run_type", None)))
     summary = None
     try:
-        summary, reader_error = run_summary(ti)
-        _commit(ti, summary, report, pipeline)
-        if reader_error:
-            raise RunFailed(f"reading stopped early: {reader_error}. The checkpoint moved over what was "
-                            "delivered; the next run goes on from there.")
+        if (tested := TestPayloadResult.from_xcom(ti.xcom_pull(task_ids=READ_TASK_ID, key=TEST_PAYLOAD_KEY))):
+            report.run_kind = "test payload"
+            if not tested.delivered:
+                raise RunFailed(tested.describe())
+            report.warnings.append(tested.describe())
+        else:
+            summary, reader_error = run_summary(ti)
+            _commit(ti, summary, report, pipeline)
+            if reader_error:
+                raise RunFailed(f"reading stopped early: {reader_error}. The checkpoint moved over what was "
+                                "delivered; the next run goes on from there.")
+            if _backlog_remains(context, summary):
+                announce_backlog(context, ti.dag_id)
     except (RunFailed, CheckpointConflict) as error:
         report.error = str(error)
     report.end = (now or datetime.now(timezone.utc)).isoformat()
     for line in report.lines():
         log.info("%s", line)
-    if should_notify(report, bool(summary and summary.run.slack_send_success)) or (summary and summary.run.gap):
-        notify_slack(report, pipeline.slack_conn_id)
+    settings = _settings_or_defaults(pipeline)
+    publish_run(context, report, slack_conn_id=pipeline.slack_conn_id,
+                send_success=settings.slack_send_success or bool(report.gaps),
+                lag_alert_seconds=settings.lag_alert_seconds, digest_hour_utc=settings.digest_hour_utc)
+    ti.xcom_push(key=REPORT_KEY, value=report.to_dict())  # a failed run's too (the run history page shows it)
     if report.failed:
         raise RunFailed(report.error)  # undelivered units stay in XCom, for a retry from the UI
     return report.to_dict()
+
+
+def _settings_or_defaults(pipeline: Pipeline) -> Settings:
+    """The settings for the report's messages; a setting broken since the read must not hide the report."""
+    try:
+        return pipeline.settings()
+    except SettingsError:
+        return Settings()
+
+
+def _backlog_remains(context: Context, summary: ReadSummary) -> bool:
+    """A live run that read for its whole budget (or max_logs_per_run): the next run starts at once."""
+    run = summary.run
+    asked_for_less = bool((context.get("params") or {}).get("max_logs"))  # a manual run's cap: no follow-up
+    return not (summary.caught_up or run.dry_run or run.replay or asked_for_less)
 
 
 def run_summary(ti: Any) -> tuple[ReadSummary, str | None]:
@@ -192,10 +223,19 @@ def _commit(ti: Any, summary: ReadSummary, report: RunReport, pipeline: Pipeline
     run, stored = summary.run, summary.run.stored_checkpoint
     report.logs_read, report.logs_delivered = summary.logs_read, ack.logs_delivered
     report.logs_filtered_out = summary.logs_read - summary.logs_kept
+    report.logs_failed = 0 if run.dry_run else max(0, summary.logs_kept - ack.logs_delivered)
     report.checkpoint_before = report.checkpoint_after = stored
     report.caught_up, report.dry_run = summary.caught_up and ack.complete, run.dry_run
-    if run.gap:
-        report.warnings.append(run.gap)
+    report.run_kind = run_kind(report.run_kind, dry_run=run.dry_run, replay=run.replay)
+    report.gaps = [run.gap] if run.gap else []
+    report.auth0_429s, report.rate_limit_waits = summary.auth0_429s, summary.rate_limit_waits
+    report.rate_limit_wait_seconds, report.sample = summary.rate_limit_wait_seconds, summary.sample
+    answered = [r for r in reports if r is not None and r.read_id == run.read_id and r.webhook_answers]
+    if answered:
+        report.webhook_latency_ms = round(sum(r.webhook_answer_ms for r in answered)
+                                          / sum(r.webhook_answers for r in answered), 1)
+    if not (run.dry_run or run.replay):  # the age of the newest acknowledged log (the checkpoint's: nothing new)
+        report.lag_seconds = lag_seconds((ack.checkpoint or run.start or Checkpoint("")).date)
     new = ack.checkpoint or run.start
     if run.dry_run:
         report.warnings.append(f"dry run: {summary.logs_kept} logs would have been sent; nothing was sent or moved")
@@ -238,19 +278,3 @@ def _warn_if_stale(last: Checkpoint | None, report: RunReport) -> None:
         return
     if age > STALE_AFTER:
         report.warnings.append(f"falling behind: the newest log processed is {age.days} days old")
-
-
-def notify_slack(report: RunReport, conn_id: str | None) -> bool:
-    """Send the report to the Slack connection `conn_id` when it exists; never raises."""
-    if conn_id is None:
-        return False
-    try:
-        from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
-        from airflow.sdk import BaseHook
-
-        BaseHook.get_connection(conn_id)
-    except Exception:  # noqa: BLE001 - no connection: no Slack
-        log.info("No connection %r: Slack report not sent", conn_id)
-        return False
-    hook = SlackWebhookHook(slack_webhook_conn_id=conn_id, timeout=10)
-    return send_to_slack(report, lambda text: hook.send(text=text))

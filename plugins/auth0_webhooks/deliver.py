@@ -251,12 +251,14 @@ def deliver_units(sender: WebhookSender, source: GivenUnits | LiveStripe, progre
         progress.save()
         source.release(index)
         done.units += 1
-        progress.publish(**figures(source))
+        progress.publish(**figures(source, sender))
     done.current = None
     return done
 
 
-def figures(source: GivenUnits | LiveStripe) -> dict:
-    """What a delivery task reports of its source, beside the units' progress."""
+def figures(source: GivenUnits | LiveStripe, sender: WebhookSender | None = None) -> dict:
+    """What a delivery task reports of its source and its webhook's answers, beside the units' progress."""
+    answers = {"webhook_answers": sender.stats.answered,
+               "webhook_answer_ms": round(sender.stats.answer_seconds * 1000, 1)} if sender is not None else {}
     return {"largest_unit_bytes": source.largest_unit_bytes,
-            "waited_for_reader_seconds": round(source.waited_seconds, 1)}
+            "waited_for_reader_seconds": round(source.waited_seconds, 1), **answers}

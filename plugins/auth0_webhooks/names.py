@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 DAG_ID = "auth0_logs_to_webhook"
+PIPELINE_DAG_PREFIX = f"{DAG_ID}__"  # + <name>: one more pipeline per entry of auth0_webhooks_pipelines
 AUTH0_CONN_ID = "auth0_default"
 WEBHOOK_CONN_ID = "auth0_webhook"
 SLACK_CONN_ID = "auth0_slack"

@@ -16,8 +16,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from auth0_webhooks.names import AUTH0_CONN_ID, CHECKPOINT_VARIABLE, CONFIG_VARIABLE, DAG_ID, PIPELINES_VARIABLE, \
-    SLACK_CONN_ID, STATE_VARIABLE, WEBHOOK_CONN_ID
+from auth0_webhooks.names import AUTH0_CONN_ID, CHECKPOINT_VARIABLE, CONFIG_VARIABLE, DAG_ID, PIPELINE_DAG_PREFIX, \
+    PIPELINES_VARIABLE, SLACK_CONN_ID, STATE_VARIABLE, WEBHOOK_CONN_ID
 from auth0_webhooks.settings import Settings, SettingsError, parse_settings
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
@@ -40,7 +40,7 @@ class Pipeline:
     @property
     def dag_id(self) -> str:
         suffix = self.dag_suffix or self.name
-        return f"{DAG_ID}__{suffix}" if suffix else DAG_ID
+        return f"{PIPELINE_DAG_PREFIX}{suffix}" if suffix else DAG_ID
 
     @property
     def checkpoint_variable(self) -> str:
@@ -101,7 +101,7 @@ def pipeline_for_dag(dag_id: str, raw_pipelines: str | list | None) -> Pipeline:
     for pipeline in parse_pipelines(raw_pipelines):
         if pipeline.dag_id == dag_id:
             return pipeline
-    name = dag_id.removeprefix(f"{DAG_ID}__")
+    name = dag_id.removeprefix(PIPELINE_DAG_PREFIX)
     return Pipeline(name=name, problem=f"no entry named {name!r} in Variable {PIPELINES_VARIABLE!r} any more "
                                        "(removed or renamed since the DAG was parsed)")
 

@@ -28,6 +28,8 @@ SUMMARY_KEY = "summary"  # ReadSummary of a reader task
 HANDOVER_KEY = "handover"  # Handover from read_logs to read_more
 PROGRESS_KEY = "progress"  # SlotReport of a delivery task
 ERROR_KEY = "error"  # why read_logs failed, as text
+REPORT_KEY = "run_report"  # reporting.RunReport of the commit task, failed runs included (also its return value)
+TEST_PAYLOAD_KEY = "test_payload"  # test_payload.TestPayloadResult of a send_test_payload run
 RESUME_KEY = "acknowledged"  # task state store: a delivery task's SlotReport, for its retries
 
 
@@ -170,6 +172,8 @@ class SlotReport(Record):
     largest_unit_bytes: int = 0
     waited_for_reader_seconds: float = 0.0
     peak_rss_mb: float | None = None
+    webhook_answers: int = 0  # requests the webhook answered, and their answer time in all (ms)
+    webhook_answer_ms: float = 0.0
 
 
 def acknowledged_units(reports: list[SlotReport | None], read_id: str | None) -> dict[int, UnitProgress]:
@@ -275,10 +279,16 @@ class ReadSummary(Record):
     largest_unit_bytes: int = 0
     peak_rss_mb: float | None = None
     sample: str | None = None  # a dry run's first logs, as the webhook would receive them
+    auth0_429s: int = 0  # this reader's Auth0 client: 429 answers, pauses for the rate limit and their length
+    rate_limit_waits: int = 0
+    rate_limit_wait_seconds: float = 0.0
 
     def then(self, more: ReadSummary) -> ReadSummary:
         """read_logs' summary followed by read_more's: the run's whole read."""
-        return replace(more, units=self.units + more.units, slots=self.slots, more=True)
+        return replace(more, units=self.units + more.units, slots=self.slots, more=True,
+                       auth0_429s=self.auth0_429s + more.auth0_429s,
+                       rate_limit_waits=self.rate_limit_waits + more.rate_limit_waits,
+                       rate_limit_wait_seconds=self.rate_limit_wait_seconds + more.rate_limit_wait_seconds)
 
 
 @dataclass(frozen=True)

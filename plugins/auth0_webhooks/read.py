@@ -24,10 +24,12 @@ from auth0_webhooks.log_types import LogFilter
 from auth0_webhooks.names import DELIVER_TASK_ID, MORE_TASK_ID, READ_TASK_ID
 from auth0_webhooks.pipelines import Pipeline, current_pipeline
 from auth0_webhooks.planning import Planner, split_into_units
+from auth0_webhooks.test_payload import send_test_payload
 from auth0_webhooks.webhook_client import encode
-from auth0_webhooks.protocol import ERROR_KEY, HANDOVER_KEY, PROGRESS_KEY, SUMMARY_KEY, Checkpoint, Delivery, \
-    Handover, LiveRun, PipelineState, ReadJob, ReadSummary, RunInfo, SlotReport, Unit, acknowledged_units, unit_key
-from auth0_webhooks.settings import Settings, SettingsError, StartFrom, parse_date, parse_settings, parse_start_from
+from auth0_webhooks.protocol import ERROR_KEY, HANDOVER_KEY, PROGRESS_KEY, SUMMARY_KEY, TEST_PAYLOAD_KEY, Checkpoint, \
+    Delivery, Handover, LiveRun, PipelineState, ReadJob, ReadSummary, RunInfo, SlotReport, Unit, acknowledged_units, \
+    unit_key
+from auth0_webhooks.settings import Settings, SettingsError, StartFrom, parse_date, parse_start_from
 from auth0_webhooks import runtime
 from auth0_webhooks.runtime import DeliveryPaused, delete_xcom, peak_rss_mb, raise_if_paused
 
@@ -371,13 +373,14 @@ class UnitPublisher:
 def summarize(run: RunInfo, result: ReadResult, planner: Planner, publisher: UnitPublisher, client: Any,
               final: bool, **extra: Any) -> ReadSummary:
     """What a reader read and published so far."""
-    plan = planner.plan
+    plan, stats = planner.plan, getattr(client, "stats", None)
     return ReadSummary(
         run=run, units=tuple(publisher.summaries), next_unit=publisher.next_index, lead=plan.lead, last=plan.last,
         logs_read=plan.logs_read, logs_kept=plan.logs_kept, caught_up=result.caught_up,
-        stopped_by=result.stopped_by, final=final, auth0_requests=getattr(getattr(client, "stats", None),
-                                                                           "requests", None),
-        largest_unit_bytes=publisher.largest_unit_bytes, peak_rss_mb=peak_rss_mb(), **extra,
+        stopped_by=result.stopped_by, final=final, auth0_requests=getattr(stats, "requests", None),
+        largest_unit_bytes=publisher.largest_unit_bytes, peak_rss_mb=peak_rss_mb(),
+        auth0_429s=getattr(stats, "rate_limited", 0), rate_limit_waits=getattr(stats, "waits", 0),
+        rate_limit_wait_seconds=round(getattr(stats, "waited_seconds", 0.0), 1), **extra,
     )
 
 
@@ -403,6 +406,11 @@ def _read_first(context: Context, ti: Any, slots: int | None, client: Any | None
     pipeline = current_pipeline(ti.dag_id)
     settings = pipeline.settings()
     dry_run, max_logs, param_start = run_params(context)
+    if (context.get("params") or {}).get("send_test_payload"):  # the sample only: nothing read, nothing moved
+        result = send_test_payload(webhook_conn_id=pipeline.webhook_conn_id, send_as_batch=settings.send_as_batch,
+                                   content_format=settings.content_format)
+        ti.xcom_push(key=TEST_PAYLOAD_KEY, value=result.to_xcom())
+        return []
     window = replay_window(context)
     client = client or auth0_client(pipeline)
     state = PipelineState.from_json(runtime.variable_get(pipeline.state_variable))
@@ -523,7 +531,8 @@ def run_params(context: Context) -> tuple[bool, int | None, StartFrom | None]:
     try:
         start_from = parse_start_from(start) if start else None
     except ValueError as error:
-        raise SettingsError([f"Param start_from={start!r} is not allowed: expected {error}"]) from None
+        raise SettingsError([f"Param start_from={start!r} is not allowed: expected {error}"],
+                            source="the run's Params") from None
     return bool(params.get("dry_run")), int(params["max_logs"]) if params.get("max_logs") else None, start_from
 
 

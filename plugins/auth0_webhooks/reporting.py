@@ -86,6 +86,7 @@ class RunReport:
     webhook_latency_ms: float | None = None
     run_url: str | None = None
     pipeline: str | None = None
+    sample: str | None = None  # a dry run's first logs as the webhook would receive them (XCom only: they hold PII)
 
     @property
     def failed(self) -> bool:
@@ -156,7 +157,7 @@ def _coerce(value: Any, default: Any, name: str) -> Any:
     return str(value)
 
 
-_OPTIONAL = {"checkpoint_before", "checkpoint_after", "error", "lag_seconds", "webhook_latency_ms", "run_url",
+_OPTIONAL = {"checkpoint_before", "checkpoint_after", "error", "lag_seconds", "webhook_latency_ms", "run_url", "sample",
              "pipeline"}
 
 
@@ -182,11 +183,13 @@ def lag_seconds(newest_log_date: str | datetime | None, now: datetime | None = N
 def run_kind(run_type: Any, *, dry_run: bool = False, replay: bool = False) -> str:
     """The report's `run_kind` from the DagRun's run_type (`scheduled`, `manual`, `backfill`, or
     `asset_triggered`...) and the run's Params: a dry run or a replay wins over the run type."""
+    kind = str(getattr(run_type, "value", run_type) or "").lower()
     if dry_run:
         return "dry run"
+    if kind == "backfill":
+        return kind
     if replay:
         return "replay"
-    kind = str(getattr(run_type, "value", run_type) or "").lower()
     return kind if kind in ("scheduled", "manual", "backfill") else "scheduled" if kind == "asset_triggered" \
         else "manual"
 

@@ -16,6 +16,7 @@ from auth0_webhooks.log_types import LEVEL_NAMES, LOG_STREAM_CATEGORIES, unknown
 from auth0_webhooks.names import CONFIG_VARIABLE
 
 DEFAULT_SCHEDULE = "*/5 * * * *"
+EVENT_DRIVEN_DEFAULT_SCHEDULE = "@hourly"  # the fallback when `event_driven` is on and `schedule` is not set
 MAX_BATCH_SIZE = 100  # the Management API's `take` limit
 MAX_CONCURRENT_CALLS = 64
 MANUAL_RUN_BUDGET_SECONDS = 3600
@@ -61,6 +62,10 @@ class Settings:
     task_retry_delay_seconds: int = 60
     content_format: str = "json_array"  # json_array (the original's) or json_lines (NDJSON); webhook_client.encode
     log_categories: tuple[str, ...] = ()  # Log Streams event categories, in union with log_types and log_level
+    event_driven: bool = False  # a watcher in the triggerer starts a run when new logs appear (triggers/new_logs.py)
+    event_poll_seconds: int = 5  # how often that watcher reads the tenant: 3600 / this many reads an hour
+    lag_alert_minutes: int | str | None = "auto"  # "auto": one schedule interval + 15 min; None: no lag alert
+    digest_hour_utc: int | None = 8  # the daily digest goes out at this hour (UTC); None: no digest
 
     @property
     def cron(self) -> str | None:
@@ -68,19 +73,35 @@ class Settings:
         return CRON_PRESETS.get(self.schedule, self.schedule)  # None stays None
 
     @property
+    def interval_seconds(self) -> float | None:
+        """The schedule's shortest interval between runs (of the next three), or None without a schedule."""
+        if self.cron is None:
+            return None
+        from croniter import croniter
+
+        fires = croniter(self.cron, datetime.now(timezone.utc))
+        first, second, third = (fires.get_next(float) for _ in range(3))
+        return min(second - first, third - second)
+
+    @property
     def run_budget_seconds(self) -> int:
         """How long a run keeps reading a backlog: `max_run_seconds`, else 80 % of the schedule's
         interval (so that the next scheduled run starts on time), at least 30 s; 1 h without a schedule."""
         if self.max_run_seconds:
             return self.max_run_seconds
-        if self.cron is None:
+        interval = self.interval_seconds
+        if interval is None:
             return MANUAL_RUN_BUDGET_SECONDS
-        from croniter import croniter
-
-        fires = croniter(self.cron, datetime.now(timezone.utc))
-        first, second, third = (fires.get_next(float) for _ in range(3))
-        interval = min(second - first, third - second)
         return int(min(MANUAL_RUN_BUDGET_SECONDS, max(30.0, 0.8 * interval)))
+
+    @property
+    def lag_alert_seconds(self) -> float | None:
+        """Lag above this raises the falling-behind alert: `lag_alert_minutes`, by default ("auto") one
+        schedule interval + 15 minutes; None: no alert (null, or "auto" without a schedule)."""
+        if self.lag_alert_minutes == "auto":
+            interval = self.interval_seconds
+            return None if interval is None else interval + 900
+        return None if self.lag_alert_minutes is None else float(self.lag_alert_minutes) * 60
 
 
 # --- one parser per kind of value; each returns the value or raises ValueError(allowed) ---
@@ -111,6 +132,20 @@ def _optional(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
             raise ValueError(f"{error}, or null") from None
 
     return parse_optional
+
+
+def _auto_or(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`parse`, with "auto" meaning the default computed from the schedule."""
+
+    def parse_auto(value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        try:
+            return parse(value)
+        except ValueError as error:
+            raise ValueError(f'{error}, or "auto"') from None
+
+    return parse_auto
 
 
 def _bool(value: Any) -> bool:
@@ -233,6 +268,10 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "task_retry_delay_seconds": _int_in(1, 3600),
     "content_format": _content_format,
     "log_categories": _log_categories,
+    "event_driven": _bool,
+    "event_poll_seconds": _int_in(1, 3600),
+    "lag_alert_minutes": _auto_or(_optional(_int_in(1, 10_080))),
+    "digest_hour_utc": _optional(_int_in(0, 23)),
 }
 # Settings of the original extension that live in Connections here.
 _MOVED_TO_CONNECTIONS = {
@@ -275,6 +314,8 @@ def parse_settings(raw: str | dict | None) -> Settings:
             problems.append(f"{name}={json.dumps(value)} is not allowed: expected {error}")
     if problems:
         raise SettingsError(problems)
+    if values.get("event_driven") and "schedule" not in values:  # the cron schedule is then only a fallback
+        values["schedule"] = EVENT_DRIVEN_DEFAULT_SCHEDULE
     return Settings(**values)
 
 

@@ -144,6 +144,8 @@ class SenderStats:
     requests: int = 0
     retries: int = 0
     delivered: int = 0
+    answered: int = 0  # requests the webhook answered (any status), and how long it took them in all
+    answer_seconds: float = 0.0
 
 
 @dataclass
@@ -203,9 +205,12 @@ class WebhookSender:
     def _attempt(self, body: bytes, message_id: str, content_type: str) -> Try:
         self.stats.requests += 1
         headers = self.request_headers(body, message_id, content_type)
+        started = time.monotonic()
         try:
             response = self.session.post(self.url, data=body, headers=headers, timeout=self.timeout,
                                          allow_redirects=False)
+            self.stats.answered += 1
+            self.stats.answer_seconds += time.monotonic() - started
         except requests.Timeout:
             outcome = Outcome(Verdict.RETRY, None, f"no answer within {self.timeout:g} s")
         except requests.ConnectionError as error:

@@ -10,7 +10,8 @@ from .conftest import DAG_FILE
 
 
 def cron(dag) -> str | None:
-    return getattr(dag.timetable, "expression", None)
+    """The cron expression of the DAG's schedule (cron, or a backlog's asset event)."""
+    return getattr(getattr(dag.timetable, "timetable", dag.timetable), "expression", None)
 
 
 def parse(configure, **settings):

@@ -39,7 +39,7 @@ def test_each_entry_is_a_dag_and_a_mistake_shows_on_its_own_dag_only(monkeypatch
     eu, us = dags[f"{DAG_ID}__eu"], dags[f"{DAG_ID}__us"]
     assert eu.get_task("deliver").partial_kwargs["webhook_conn_id"] == "siem_eu"
     assert len(eu.get_task("deliver").expand_input.value["slot"]) == 2
-    assert us.timetable.expression == "0 * * * *" and "pipeline:us" in us.tags
+    assert us.timetable.timetable.expression == "0 * * * *" and "pipeline:us" in us.tags
     assert "Settings problem" in dags[f"{DAG_ID}__broken"].doc_md and "batch_size=1000" in dags[f"{DAG_ID}__broken"].doc_md
     assert "not a valid" not in dags[DAG_ID].doc_md and "Settings problem" not in dags[DAG_ID].doc_md
     assert 'name="not valid!" is not allowed' in dags[f"{DAG_ID}__entry_4"].doc_md

@@ -106,8 +106,8 @@ def test_a_wrong_webhook_connection_field(monkeypatch, case, override, message):
 
 
 def test_a_wrong_slack_url_loses_the_report_but_never_fails_the_run(monkeypatch):
-    from auth0_webhooks.commit import notify_slack
+    from auth0_webhooks.notifications import send_report
 
     set_conn(monkeypatch, "auth0_slack", conn_type="slackwebhook", password="http://127.0.0.1:9/services/nowhere")
     report = RunReport(dag_id="d", run_id="r", start="s", end="e", error="boom")
-    assert notify_slack(report, "auth0_slack") is False  # logged, not raised
+    assert send_report(report, "auth0_slack") is False  # logged, not raised

@@ -40,7 +40,7 @@ def xcoms(monkeypatch) -> XComs:
 
 @pytest.fixture(autouse=True)
 def quiet_slack(monkeypatch):
-    monkeypatch.setattr(commit_module, "notify_slack", lambda report, conn_id=None: True)
+    monkeypatch.setattr(commit_module, "publish_run", lambda *args, **kwargs: None)
 
 
 @pytest.fixture
@@ -236,3 +236,58 @@ def test_a_dry_run_shows_its_first_logs_as_the_webhook_would_receive_them(variab
     summary = ReadSummary.from_xcom(xcoms.get(READ_TASK_ID, SUMMARY_KEY))
     kept = [log for log in logs if log["type"] == "s"]
     assert summary.sample == expected(kept) and CHECKPOINT_VARIABLE not in variables
+
+
+# ---------------------------------------------------------------- continuous catch-up, test payload
+
+
+class OutletEvents(dict):
+    """context["outlet_events"]: what a task adds to an asset alias."""
+
+    def __missing__(self, alias):
+        accessor = self[alias] = SimpleNamespace(added=[])
+        accessor.add = accessor.added.append
+        return accessor
+
+
+@pytest.mark.parametrize("settings, params, announced", [
+    ({"max_logs_per_run": 500}, {}, True),  # a backlog remains: the next run starts at once
+    ({}, {}, False),  # caught up: the schedule decides
+    ({"max_logs_per_run": 500}, {"max_logs": 100}, False),  # a manual run's own cap: no follow-up
+    ({"max_logs_per_run": 500}, {"dry_run": True}, False),
+], ids=["backlog", "caught up", "max_logs Param", "dry run"])
+def test_a_run_that_leaves_a_backlog_announces_it(variables, tenant, xcoms, settings, params, announced):
+    from auth0_webhooks.scheduling import backlog_alias, backlog_asset
+
+    variables[CONFIG_VARIABLE] = json.dumps(settings)
+    read_first({"ti": xcoms.ti(READ_TASK_ID), "params": params}, 1, client=client_for(tenant))
+    if not params.get("dry_run"):
+        deliver_everything(xcoms, 1)
+    events = OutletEvents()
+    commit_step({"ti": xcoms.ti("commit"), "params": params, "outlet_events": events})
+    added = events[backlog_alias(DAG_ID)].added
+    assert added == ([backlog_asset(DAG_ID)] if announced else [])
+
+
+def test_send_test_payload_sends_the_sample_only_and_reports_the_answer(variables, tenant, xcoms, monkeypatch):
+    from auth0_webhooks_devtools.receiver import WebhookReceiver
+
+    with WebhookReceiver() as receiver:
+        monkeypatch.setenv("AIRFLOW_CONN_AUTH0_WEBHOOK", json.dumps(
+            {"conn_type": "http", "host": f"{receiver.base_url}/hook", "password": "Bearer t0ps3cr3t-value"}))
+        assert read_first({"ti": xcoms.ti(READ_TASK_ID), "params": {"send_test_payload": True}}, 1,
+                          client=client_for(tenant)) == []
+        report = commit_step({"ti": xcoms.ti("commit")})
+        assert len(receiver.requests) == 1 and receiver.requests[0].payload[0]["log_id"].startswith("test_")
+        assert report["run_kind"] == "test payload" and "Test payload delivered" in report["warnings"][0]
+        assert "t0ps3cr3t" not in json.dumps(report) and CHECKPOINT_VARIABLE not in variables
+
+
+def test_a_refused_test_payload_fails_the_run_saying_what_to_check(variables, tenant, xcoms, monkeypatch):
+    from auth0_webhooks.commit import RunFailed
+
+    monkeypatch.setenv("AIRFLOW_CONN_AUTH0_WEBHOOK", json.dumps(
+        {"conn_type": "http", "host": "http://127.0.0.1:9/hook", "extra": {"max_attempts": 1, "timeout": 2}}))
+    read_first({"ti": xcoms.ti(READ_TASK_ID), "params": {"send_test_payload": True}}, 1, client=client_for(tenant))
+    with pytest.raises(RunFailed, match="Test payload NOT delivered"):
+        commit_step({"ti": xcoms.ti("commit")})

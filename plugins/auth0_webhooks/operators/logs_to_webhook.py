@@ -62,7 +62,8 @@ class LogsToWebhookOperator(BaseOperator):
         context["delivery_label"] = f"slot {int(self.slot or 0) + 1} of {live.slots}" if live else "units"
         progress = Progress(context.get("task_state_store"), source.read_id,
                             lambda report: ti.xcom_push(key=PROGRESS_KEY, value=report))
-        done, publish = Delivered(), lambda: progress.publish(**figures(source))
+        sender = None
+        done, publish = Delivered(), lambda: progress.publish(**figures(source, sender))
         if progress.report.units:  # a retry or a reschedule: Airflow cleared this task's XCom; say what is done
             publish()
         try:

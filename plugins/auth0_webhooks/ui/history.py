@@ -14,16 +14,16 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 from urllib.parse import quote, urlencode
 
-from auth0_webhooks.names import DAG_ID
+from auth0_webhooks.names import DAG_ID, PIPELINE_DAG_PREFIX
+from auth0_webhooks.protocol import REPORT_KEY
 
 URL_PREFIX = "/logs-to-webhook"  # where the api-server mounts the page; not /auth...: Airflow reserves those
 PAGE_SIZE = 10
 CHART_RUNS = 50  # the chart shows the newest runs of the selection, up to this many
-PIPELINE_DAG_PREFIX = f"{DAG_ID}__"  # auth0_logs_to_webhook__<name>: one more pipeline
 REPORT_TASK_ID = "commit"  # its XCom holds the run report (reporting.RunReport.to_dict())
 # The XCom keys of the report, the first found wins: a run that succeeds returns it; a failed run's commit
 # raises instead of returning, so it pushes the same report as `run_report` first.
-REPORT_XCOM_KEYS = ("return_value", "run_report")
+REPORT_XCOM_KEYS = ("return_value", REPORT_KEY)
 MISSING = "—"
 STATUSES = ("all", "failed")
 
