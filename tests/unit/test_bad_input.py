@@ -30,6 +30,9 @@ SETTINGS_CASES = [
     ("task_retry_delay_seconds", 0, "task_retry_delay_seconds=0 is not allowed: expected an integer from 1 to 3600"),
     ("content_format", "json_line",
      "content_format=\"json_line\" is not allowed: expected 'json_array' or 'json_lines' (did you mean 'json_lines'?)"),
+    ("lag_alert_minutes", "x", "lag_alert_minutes=\"x\" is not allowed: expected an integer from 1 to 10080, or null, "
+     "or \"auto\""),
+    ("digest_hour_utc", 24, "digest_hour_utc=24 is not allowed: expected an integer from 0 to 23, or null"),
     ("log_categories", ["auth.login"],
      "unknown category: 'auth.login' (did you mean 'auth.login.fail' or 'auth.login.notification' or "
      "'auth.login.success'?)"),
