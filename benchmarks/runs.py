@@ -75,11 +75,24 @@ def drain(services: Services, logs: int, rate_limit: tuple[int, float] | None, t
                 if state != "success" or len(measurement.run_ids) >= MAX_RUNS:
                     measurement.error = f"run {measurement.run_ids[-1]} ended {state} before the checkpoint"
                     break
-                say(f"  run {len(measurement.run_ids)} ended before the newest log: triggering the next one")
-                measurement.run_ids.append(services.trigger())
+                follow = _next_run(services, measurement.run_ids)
+                say(f"  run {len(measurement.run_ids)} ended before the newest log: "
+                    f"{'following the run it started (backlog)' if follow else 'triggering the next one'}")
+                measurement.run_ids.append(follow or services.trigger())
         time.sleep(POLL_SECONDS)
     _finish(services, measurement, deadline + 120)
     return measurement
+
+
+def _next_run(services: Services, seen: list[str], wait: float = 15.0) -> str | None:
+    """The run a backlog started at once (continuous catch-up: an asset event), if one comes within `wait` s."""
+    deadline = time.time() + wait
+    while time.time() < deadline:
+        runs = [run["dag_run_id"] for run in services.active_runs() if run["dag_run_id"] not in seen]
+        if runs:
+            return runs[0]
+        time.sleep(0.5)
+    return None
 
 
 def idle(services: Services, timeout: float = 300) -> RunMeasurement:
