@@ -118,12 +118,31 @@ def _rate_row(benchmark: str, runs: list[RunMeasurement], target: float | None) 
 
 
 def enterprise(bench: Bench) -> list[Result]:
-    """Burst 50, 16 requests/s: >= 90% of 96,000 logs/min, at most 1% of reads answered 429."""
+    """Burst 50, 16 requests/s: >= 95% of 96,000 logs/min trigger → checkpoint, no 429; and the run's
+    fixed costs, when no log is read: trigger → first read, the hand-over from read_logs to read_more,
+    last delivery → checkpoint written."""
     runs = _drains(bench, "enterprise", bench.sizes.enterprise, ENTERPRISE)
     name = "enterprise (burst 50, 16 req/s)"
-    return [_rate_row(name, runs, 0.9 * ENTERPRISE[1] * 100 * 60),
-            Result(name, "share of /api/v2/logs answered 429", "%", [m.share_429 for m in runs],
-                   Target("<=", 1.0), decimals=2, error=_errors(runs))]
+    costs = [_fixed_costs(m) for m in runs]
+    return [_rate_row(name, runs, 0.95 * ENTERPRISE[1] * 100 * 60),
+            Result(name, "/api/v2/logs answered 429", "", [m.emulator.get("status_429", 0) for m in runs],
+                   Target("<=", 0), error=_errors(runs)),
+            *[Result(name, f"fixed cost: {label}", "s", [c[label] for c in costs if c.get(label) is not None],
+                     decimals=1) for label in FIXED_COSTS]]
+
+
+FIXED_COSTS = ("trigger → read_logs starts", "read_logs ends → read_more starts", "last delivery → checkpoint")
+
+
+def _fixed_costs(measurement: RunMeasurement) -> dict[str, float | None]:
+    """Where a drain's time goes besides reading at the rate limit (single-run drains only)."""
+    tasks = timeline(measurement)["tasks"]
+    read, more, deliver = (tasks.get(name, {}) for name in ("read_logs", "read_more", "deliver"))
+    handover = more.get("first_start") - read["last_end"] if more.get("first_start") and read.get("last_end") \
+        else None
+    last_ack = measurement.checkpoint_seconds - deliver["last_end"] \
+        if measurement.checkpoint_seconds and deliver.get("last_end") else None
+    return dict(zip(FIXED_COSTS, (read.get("first_start"), handover, last_ack)))
 
 
 def catch_up(bench: Bench) -> list[Result]:
