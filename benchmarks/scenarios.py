@@ -369,7 +369,7 @@ def backfill_beside_live(bench: Bench) -> list[Result]:
               f"now backfilling {hours} hourly intervals of {per_hour:,} logs")
     services.receiver.reset()
     started = time.monotonic()
-    backfill = services.api.call("POST", "/backfills", json={
+    backfill = services.api.create_backfill({
         "dag_id": DAG_ID, "from_date": (first + timedelta(hours=1)).isoformat(),
         "to_date": (first + timedelta(hours=hours)).isoformat(), "max_active_runs": BACKFILL_ACTIVE_RUNS})
     during: list[float | None] = []

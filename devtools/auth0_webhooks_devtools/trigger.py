@@ -37,6 +37,19 @@ class AirflowApi:
         answer.raise_for_status()
         return answer.json() if answer.content else None
 
+    def create_backfill(self, body: dict, timeout: float = 120) -> dict:
+        """POST /backfills (what the UI's Backfill dialog does). Creating the runs takes SQLite's write
+        lock, which the scheduler holds often: the API answers 503 ("database is locked") meanwhile."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.call("POST", "/backfills", attempts=1, json=body)
+            except requests.HTTPError as error:
+                status = error.response.status_code if error.response is not None else None
+                if status != 503 or time.monotonic() > deadline:
+                    raise
+            time.sleep(2)
+
     def wait_for_dag(self, dag_id: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while True:

@@ -43,8 +43,8 @@ def test_a_backfill_of_three_hourly_intervals_delivers_exactly_their_logs(standa
         api.call("POST", "/variables", json={"key": CHECKPOINT_VARIABLE, "value": newest})  # live: caught up
         api.call("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False})
 
-        backfill = create_backfill(api, {"dag_id": DAG_ID, "from_date": (first + timedelta(hours=1)).isoformat(),
-                                         "to_date": (first + timedelta(hours=3)).isoformat(), "max_active_runs": 2})
+        backfill = api.create_backfill({"dag_id": DAG_ID, "from_date": (first + timedelta(hours=1)).isoformat(),
+                                        "to_date": (first + timedelta(hours=3)).isoformat(), "max_active_runs": 2})
         wait_until(lambda: api.call("GET", f"/backfills/{backfill['id']}").get("completed_at"), timeout=600,
                    what="the backfill to complete", every=3)
         runs = [run for run in api.call("GET", f"/dags/{DAG_ID}/dagRuns?limit=100")["dag_runs"]
@@ -64,22 +64,6 @@ def test_a_backfill_of_three_hourly_intervals_delivers_exactly_their_logs(standa
         assert not duplicates, f"{len(duplicates)} logs delivered twice"
         assert sorted(received) == sorted(expected)  # exactly the window: nothing before, after, or missing
         assert api.call("GET", f"/variables/{CHECKPOINT_VARIABLE}")["value"] == newest  # live: untouched
-
-
-def create_backfill(api, body: dict) -> dict:
-    """POST /backfills; a standalone Airflow on SQLite answers 503 while its database is locked."""
-    import requests
-
-    def attempt():
-        try:
-            return api.call("POST", "/backfills", json=body)
-        except requests.HTTPError as error:
-            if error.response is None or error.response.status_code != 503:
-                raise
-            print("backfill creation answered 503:", error.response.text[:300])
-            return None
-
-    return wait_until(attempt, timeout=120, what="the backfill to be created", every=3)
 
 
 def emulator_logs(emulator: Auth0Emulator) -> list[dict]:
