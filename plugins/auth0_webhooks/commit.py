@@ -2,7 +2,8 @@
 
 The checkpoint moves over every unit acknowledged in full, then over the acknowledged deliveries of
 the first unit that is not, and stops there: never past a log the webhook has not acknowledged. The
-write is a compare-and-set. `commit_step` is the shipped DAG's task; `CheckpointStore.advance` is the
+write is a compare-and-set. What the webhook acknowledged past that gap is recorded beside it
+(`acknowledged_record`, in PipelineState), so that the next run does not send it again. `commit_step` is the shipped DAG's task; `CheckpointStore.advance` is the
 same rule for a DAG of your own.
 """
 
@@ -17,8 +18,9 @@ from airflow.sdk import Context
 
 from auth0_webhooks.names import CHECKPOINT_VARIABLE, DAG_ID, DELIVER_TASK_ID, MORE_TASK_ID, READ_TASK_ID
 from auth0_webhooks.pipelines import Pipeline, current_pipeline
-from auth0_webhooks.protocol import ERROR_KEY, PROGRESS_KEY, REPORT_KEY, SUMMARY_KEY, TEST_PAYLOAD_KEY, Checkpoint, PipelineState, \
-    ReadSummary, SlotReport, Unit, UnitProgress, UnitSummary, acknowledged_units
+from auth0_webhooks.protocol import ERROR_KEY, MAX_ACKNOWLEDGED_SPANS, PROGRESS_KEY, REPORT_KEY, SUMMARY_KEY, \
+    TEST_PAYLOAD_KEY, AcknowledgedSpan, Checkpoint, PipelineState, ReadSummary, SlotReport, Unit, UnitProgress, \
+    UnitSummary, acknowledged_units
 from auth0_webhooks.notifications import publish_run
 from auth0_webhooks.reporting import RunReport, lag_seconds, run_kind
 from auth0_webhooks.scheduling import announce_backlog
@@ -72,6 +74,60 @@ def acknowledged_prefix(lead: Checkpoint | None, units: Sequence[UnitSummary],
         beyond = sum(progress[u.index].logs_acked for u in units[position + 1:] if u.index in progress)
         return Acknowledged(checkpoint, delivered, beyond, position)
     return Acknowledged(checkpoint, delivered, 0, None)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The acknowledgment record a commit writes: its spans, and how many of this run's logs they hold."""
+
+    spans: tuple[AcknowledgedSpan, ...]
+    logs: int  # logs this run acknowledged past its gap that the record keeps (not sent again)
+
+
+def acknowledged_record(summary: ReadSummary, progress: dict[int, UnitProgress], ack: Acknowledged,
+                        limit: int = MAX_ACKNOWLEDGED_SPANS) -> Recorded:
+    """What the webhook acknowledged past the new checkpoint `ack`, as spans of log ids, in read order.
+
+    Units are contiguous and a slot acknowledges a unit's deliveries in order, so each unit after the
+    first incomplete one that has acknowledged deliveries gives the span from the previous unit's
+    checkpoint through its own acknowledged part. The earlier record the read skipped
+    (`summary.run.acknowledged`) is carried forward, but for the spans passed over by an acknowledged
+    delivery or the lead (the checkpoint passed them, or a new span holds them), and for those the
+    read should have met but did not (it caught up: they are behind). Touching spans merge; beyond
+    `limit` spans the last ones are dropped (their logs would be sent again, never lost)."""
+    old = {span.after: span for span in summary.run.acknowledged}
+    met = set(summary.lead_skipped)
+    spans: list[list] = []  # [after, through, logs of this run]
+    units = summary.units
+    for position, unit in enumerate(units):
+        done = progress.get(unit.index)
+        acked = done.acked if done is not None else 0
+        met.update(unit.skipped)
+        if ack.first_incomplete_unit is not None and position > ack.first_incomplete_unit and acked > 0:
+            spans.append([units[position - 1].checkpoint.log_id, done.checkpoint.log_id, done.logs_acked])
+        spans += [[old[key].after, old[key].through, 0] for key, delivery in sorted(
+            unit.skipped.items(), key=lambda item: item[1]) if delivery >= acked and key in old]
+    if summary.skipping in old and summary.last is not None:  # the read stopped inside it
+        met.add(summary.skipping)
+        last, through = summary.last.log_id, old[summary.skipping].through
+        if units and units[-1].checkpoint.log_id == last:  # the last delivery passed over part of it
+            done = progress.get(units[-1].index)
+            carried = done is not None and done.acknowledged
+        else:
+            carried = not units and summary.lead is not None and summary.lead.log_id == last
+        # once acknowledged, the part passed over is behind the checkpoint or inside a new span: the rest
+        spans.append([last if carried else summary.skipping, through, 0])
+    if not summary.caught_up:
+        spans += [[span.after, span.through, 0] for key, span in old.items() if key not in met]
+    merged: list[list] = []
+    for span in spans:
+        if merged and merged[-1][1] == span[0]:
+            merged[-1][1], merged[-1][2] = span[1], merged[-1][2] + span[2]
+        else:
+            merged.append(span)
+    kept = merged[:limit]
+    return Recorded(tuple(AcknowledgedSpan(after, through) for after, through, _ in kept),
+                    sum(logs for _, _, logs in kept))
 
 
 # ---- the checkpoint Variable ----
@@ -222,7 +278,7 @@ def _commit(ti: Any, summary: ReadSummary, report: RunReport, pipeline: Pipeline
     ack = acknowledged_prefix(summary.lead, summary.units, progress)
     run, stored = summary.run, summary.run.stored_checkpoint
     report.logs_read, report.logs_delivered = summary.logs_read, ack.logs_delivered
-    report.logs_filtered_out = summary.logs_read - summary.logs_kept
+    report.logs_filtered_out = summary.logs_read - summary.logs_kept - summary.logs_skipped
     report.logs_failed = 0 if run.dry_run else max(0, summary.logs_kept - ack.logs_delivered)
     report.checkpoint_before = report.checkpoint_after = stored
     report.caught_up, report.dry_run = summary.caught_up and ack.complete, run.dry_run
@@ -237,6 +293,10 @@ def _commit(ti: Any, summary: ReadSummary, report: RunReport, pipeline: Pipeline
     if not (run.dry_run or run.replay):  # the age of the newest acknowledged log (the checkpoint's: nothing new)
         report.lag_seconds = lag_seconds((ack.checkpoint or run.start or Checkpoint("")).date)
     new = ack.checkpoint or run.start
+    recorded = Recorded((), 0)
+    if summary.logs_skipped:
+        report.warnings.append(f"{summary.logs_skipped} logs the webhook acknowledged in an earlier run were "
+                               "passed over, not sent again")
     if run.dry_run:
         report.warnings.append(f"dry run: {summary.logs_kept} logs would have been sent; nothing was sent or moved")
     elif run.replay:
@@ -250,8 +310,10 @@ def _commit(ti: Any, summary: ReadSummary, report: RunReport, pipeline: Pipeline
             else stored
         CheckpointStore(pipeline.checkpoint_variable).compare_and_set(expected, new.log_id)
         report.checkpoint_after = new.log_id
+        recorded = acknowledged_record(summary, progress, ack)  # written with the checkpoint it holds for
         runtime.variable_set(pipeline.state_variable, PipelineState(
-            new, run.start_from_applied or state.start_from_applied, run_id).to_json())
+            new, run.start_from_applied or state.start_from_applied, run_id,
+            recorded.spans, new.log_id, run.filter).to_json())
     if not run.replay:
         _warn_if_stale(summary.last, report)
     if not ack.complete:
@@ -261,14 +323,21 @@ def _commit(ti: Any, summary: ReadSummary, report: RunReport, pipeline: Pipeline
         reason = (failed and failed.error) or (
             f"its delivery slot stopped earlier: {errors[0]}" if errors
             else "its delivery slot did not report (killed, or not run)")
-        resend = f"; {ack.logs_acknowledged_after_gap} logs acknowledged after it will be sent again" \
-            if ack.logs_acknowledged_after_gap else ""
+        resend = _after_the_gap(ack.logs_acknowledged_after_gap, recorded.logs)
         raise RunFailed(f"unit {unit.label} was not fully delivered: {reason}. "
                         f"The checkpoint stops before the first unacknowledged log{resend}.")
     if run.window and not summary.caught_up and summary.stopped_by != "max_logs":
         raise RunFailed(f"the {run.window} stopped before the window's end ({summary.stopped_by}) after "
                         f"{ack.logs_delivered} logs: clear this run to replay the window again (receivers "
                         "drop what they already have by webhook-id), or backfill smaller intervals")
+
+
+def _after_the_gap(acknowledged: int, recorded: int) -> str:
+    """What becomes of the logs acknowledged past the first unacknowledged one."""
+    parts = [f"{recorded} logs acknowledged after it are recorded and will not be sent again"] if recorded else []
+    if acknowledged > recorded:
+        parts.append(f"{acknowledged - recorded} logs acknowledged after it will be sent again")
+    return "".join(f"; {part}" for part in parts)
 
 
 def _warn_if_stale(last: Checkpoint | None, report: RunReport) -> None:

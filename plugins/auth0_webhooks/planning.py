@@ -7,6 +7,11 @@ on their own (`lead`). Pure functions, plain data: what goes into XCom.
 
 A Planner cuts units while the read goes on (`closed_units`), so that a run holds at most one
 unit of logs at a time, and its state can be handed to the task that continues the read.
+
+Logs inside a span an earlier run acknowledged (`AcknowledgedSpan`: after log `after`, up to and
+including log `through`) are skipped like filtered-out logs: not sent, passed over by the checkpoint
+of the delivery before them. The delivery (or the lead) that passes over a whole span notes it
+(`Delivery.skipped`), so that the commit knows when the checkpoint has passed it.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 import math
 from typing import Callable, Iterable, Mapping
 
-from auth0_webhooks.protocol import Checkpoint, Delivery, Plan
+from auth0_webhooks.protocol import AcknowledgedSpan, Checkpoint, Delivery, Plan
 
 
 class Planner:
@@ -25,16 +30,25 @@ class Planner:
 
     def __init__(
         self, keep: Callable[[Mapping], bool], batch_size: int, send_as_batch: bool,
-        deliveries_per_unit: int | None = None,
+        deliveries_per_unit: int | None = None, acknowledged: Iterable[AcknowledgedSpan] = (),
     ) -> None:
         self.keep = keep
         self.size = batch_size if send_as_batch else 1
         self.per_unit = deliveries_per_unit
         self.plan = Plan()
+        self.spans = {span.after: span.through for span in acknowledged}
+
+    def begin_after(self, log_id: str) -> None:
+        """The read goes on after log `log_id` (its start checkpoint, or a log just read): when an
+        acknowledged span begins after it, skip that span's logs."""
+        if self.plan.skipping is None and log_id in self.spans:
+            self.plan.skipping = log_id
 
     def restore(self, plan: Plan) -> "Planner":
-        """Go on with a plan read by another task (read_logs hands it to read_more)."""
+        """Go on with a plan read by another task (read_logs hands it to read_more, with the same spans)."""
         self.plan = plan
+        if plan.skipping not in self.spans:
+            plan.skipping = None  # not this planner's span: send rather than skip blindly
         return self
 
     def closed_units(self) -> list[list[Delivery]]:
@@ -58,7 +72,12 @@ class Planner:
         for entry in logs:
             position = Checkpoint(str(entry["log_id"]), entry.get("date"))
             plan.logs_read += 1
-            if self.keep(entry):
+            if plan.skipping is not None:  # acknowledged by an earlier run: passed over, not sent
+                plan.logs_skipped += 1
+                if position.log_id == self.spans[plan.skipping]:
+                    (deliveries[-1].skipped if deliveries else plan.lead_skipped).append(plan.skipping)
+                    plan.skipping = None
+            elif self.keep(entry):
                 plan.logs_kept += 1
                 if not deliveries or len(deliveries[-1].logs) >= self.size:
                     deliveries.append(Delivery([], position))
@@ -68,6 +87,7 @@ class Planner:
             else:
                 plan.lead = position
             plan.last = position
+            self.begin_after(position.log_id)
 
 
 def split_into_units(

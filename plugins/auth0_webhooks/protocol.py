@@ -82,12 +82,27 @@ class Checkpoint(Record):
     date: str | None = None
 
 
+@dataclass(frozen=True)
+class AcknowledgedSpan(Record):
+    """Logs an earlier run had acknowledged past its gap: those after log `after`, up to and including
+    log `through`, in checkpoint order. A span names its logs by id equality only (no id order)."""
+
+    after: str
+    through: str
+
+
+MAX_ACKNOWLEDGED_SPANS = 500  # the record's bound: spans beyond it are dropped (their logs are sent again)
+
+
 @dataclass
 class Delivery(Record):
-    """One request's logs and the checkpoint that is safe once the webhook acknowledged them."""
+    """One request's logs and the checkpoint that is safe once the webhook acknowledged them.
+
+    `skipped`: the spans (their `after`) of an earlier run's record this delivery's checkpoint passes over."""
 
     logs: list[dict]
     checkpoint: Checkpoint
+    skipped: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -100,6 +115,7 @@ class UnitSummary(Record):
     deliveries: int
     logs: int
     checkpoint: Checkpoint
+    skipped: dict[str, int] = field(default_factory=dict)  # span (its `after`) -> the delivery passing over it
 
 
 @dataclass
@@ -121,10 +137,13 @@ class Unit(Record):
     def summary(self, task_id: str) -> UnitSummary:
         ids = [entry["log_id"] for delivery in self.deliveries for entry in delivery.logs[:1] + delivery.logs[-1:]]
         label = f"{ids[0]}..{ids[-1]} ({self.logs} logs)" if ids else "no logs to send (all filtered out)"
-        return UnitSummary(self.index, task_id, label, len(self.deliveries), self.logs, self.deliveries[-1].checkpoint)
+        skipped = {span: position for position, delivery in enumerate(self.deliveries) for span in delivery.skipped}
+        return UnitSummary(self.index, task_id, label, len(self.deliveries), self.logs, self.deliveries[-1].checkpoint,
+                           skipped)
 
     def to_xcom(self) -> str:
-        deliveries = [{"logs": d.logs, "checkpoint": asdict(d.checkpoint)} for d in self.deliveries]
+        deliveries = [{"logs": d.logs, "checkpoint": asdict(d.checkpoint), **({"skipped": d.skipped} if d.skipped else {})}
+                      for d in self.deliveries]
         value = {"index": self.index, "read_id": self.read_id, "after": self.after, "deliveries": deliveries}
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
@@ -240,6 +259,9 @@ class Plan(Record):
     logs_read: int = 0
     logs_kept: int = 0
     last: Checkpoint | None = None  # the last log read
+    logs_skipped: int = 0  # in spans an earlier run acknowledged (RunInfo.acknowledged): not sent again
+    lead_skipped: list[str] = field(default_factory=list)  # spans passed over before the first delivery
+    skipping: str | None = None  # the span being skipped (its `after`), when the read stopped inside it
 
 
 @dataclass(frozen=True)
@@ -256,6 +278,7 @@ class RunInfo(Record):
     filter: str
     slack_send_success: bool
     window: str | None = None  # a replay's window, described (read.Window); the live checkpoint is left alone
+    acknowledged: tuple[AcknowledgedSpan, ...] = ()  # an earlier run's record this run skips (PipelineState)
 
 
 @dataclass(frozen=True)
@@ -282,6 +305,9 @@ class ReadSummary(Record):
     auth0_429s: int = 0  # this reader's Auth0 client: 429 answers, pauses for the rate limit and their length
     rate_limit_waits: int = 0
     rate_limit_wait_seconds: float = 0.0
+    logs_skipped: int = 0  # the plan's (Plan.logs_skipped, lead_skipped, skipping): what the commit carries forward
+    lead_skipped: tuple[str, ...] = ()
+    skipping: str | None = None
 
     def then(self, more: ReadSummary) -> ReadSummary:
         """read_logs' summary followed by read_more's: the run's whole read."""
@@ -303,27 +329,54 @@ class Handover(Record):
 
 @dataclass(frozen=True)
 class PipelineState:
-    """The pipeline's bookkeeping beside the checkpoint Variable (Variable `auth0_webhooks_state`)."""
+    """The pipeline's bookkeeping beside the checkpoint Variable (Variable `auth0_webhooks_state`).
+
+    `acknowledged`: logs past the checkpoint the webhook already acknowledged (a run that failed with a
+    gap), valid only while the checkpoint is still `acknowledged_for` and the filter `acknowledged_filter`."""
 
     checkpoint: Checkpoint | None = None  # as the pipeline last wrote it, with its date
     start_from_applied: str | None = None  # the START_FROM value already applied
     written_by_run: str | None = None
+    acknowledged: tuple[AcknowledgedSpan, ...] = ()
+    acknowledged_for: str | None = None  # the checkpoint log id the record was written with
+    acknowledged_filter: str | None = None  # the filter it was written with (LogFilter.describe())
 
     def to_json(self) -> str:  # the Variable's format since the first release: flat, checkpoint as a log id
-        return json.dumps({"start_from_applied": self.start_from_applied, "written_by_run": self.written_by_run,
-                           "checkpoint": self.checkpoint and self.checkpoint.log_id,
-                           "checkpoint_date": self.checkpoint and self.checkpoint.date})
+        value = {"start_from_applied": self.start_from_applied, "written_by_run": self.written_by_run,
+                 "checkpoint": self.checkpoint and self.checkpoint.log_id,
+                 "checkpoint_date": self.checkpoint and self.checkpoint.date}
+        if self.acknowledged:  # keys added later, present only with a record
+            value.update(acknowledged_spans=[[span.after, span.through] for span in self.acknowledged],
+                         acknowledged_for=self.acknowledged_for, acknowledged_filter=self.acknowledged_filter)
+        return json.dumps(value)
 
     @classmethod
     def from_json(cls, text: str | None) -> PipelineState:
-        """The state as stored; an empty or unreadable Variable is a fresh state."""
+        """The state as stored; an empty or unreadable Variable is a fresh state (an unreadable record: none)."""
         try:
             value = json.loads(text or "{}")
             checkpoint = value.get("checkpoint")
-            return cls(Checkpoint(str(checkpoint), value.get("checkpoint_date")) if checkpoint else None,
-                       value.get("start_from_applied"), value.get("written_by_run"))
+            state = cls(Checkpoint(str(checkpoint), value.get("checkpoint_date")) if checkpoint else None,
+                        value.get("start_from_applied"), value.get("written_by_run"))
         except (ValueError, TypeError, AttributeError):
             return cls()
+        try:
+            spans = tuple(AcknowledgedSpan(str(after), str(through))
+                          for after, through in value.get("acknowledged_spans") or ())[:MAX_ACKNOWLEDGED_SPANS]
+        except (ValueError, TypeError):
+            return state
+        written_for, written_filter = value.get("acknowledged_for"), value.get("acknowledged_filter")
+        if not spans or written_for is None or written_filter is None:
+            return state
+        return replace(state, acknowledged=spans, acknowledged_for=str(written_for),
+                       acknowledged_filter=str(written_filter))
+
+    def acknowledged_past(self, checkpoint: str | None, log_filter: str) -> tuple[AcknowledgedSpan, ...]:
+        """The record, when it still holds for a read after `checkpoint` with `log_filter`: written with
+        that very checkpoint (a hand edit or a START_FROM discards it) and filter; else none."""
+        if checkpoint is None or checkpoint != self.acknowledged_for or log_filter != self.acknowledged_filter:
+            return ()
+        return self.acknowledged
 
     def date_of(self, log_id: str | None) -> str | None:
         """The recorded date of checkpoint `log_id`, when this state wrote it."""

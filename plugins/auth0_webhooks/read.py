@@ -26,8 +26,8 @@ from auth0_webhooks.pipelines import Pipeline, current_pipeline
 from auth0_webhooks.planning import Planner, split_into_units
 from auth0_webhooks.test_payload import send_test_payload
 from auth0_webhooks.webhook_client import encode
-from auth0_webhooks.protocol import ERROR_KEY, HANDOVER_KEY, PROGRESS_KEY, SUMMARY_KEY, TEST_PAYLOAD_KEY, Checkpoint, \
-    Delivery, Handover, LiveRun, PipelineState, ReadJob, ReadSummary, RunInfo, SlotReport, Unit, acknowledged_units, \
+from auth0_webhooks.protocol import ERROR_KEY, HANDOVER_KEY, PROGRESS_KEY, SUMMARY_KEY, TEST_PAYLOAD_KEY, \
+    AcknowledgedSpan, Checkpoint, Delivery, Handover, LiveRun, PipelineState, ReadJob, ReadSummary, RunInfo, SlotReport, Unit, acknowledged_units, \
     unit_key
 from auth0_webhooks.settings import Settings, SettingsError, StartFrom, parse_date, parse_start_from
 from auth0_webhooks import runtime
@@ -265,13 +265,13 @@ def new_job(settings: Settings, *, slots: int | None = None, max_logs: int | Non
     )
 
 
-def planner_for(job: ReadJob) -> Planner:
-    """About batch_size * batches_per_unit logs a unit, in either mode."""
+def planner_for(job: ReadJob, acknowledged: Sequence[AcknowledgedSpan] = ()) -> Planner:
+    """About batch_size * batches_per_unit logs a unit, in either mode; `acknowledged`: spans to skip."""
     per_unit = job.batches_per_unit * (1 if job.send_as_batch else job.batch_size)
     keeps = LogFilter(job.log_types, job.log_level, job.log_categories).keeps
     if (window := Window.of(job)) is not None:
         keeps = lambda log, kept=keeps: window.contains(log) and kept(log)  # noqa: E731
-    return Planner(keeps, job.batch_size, job.send_as_batch, per_unit)
+    return Planner(keeps, job.batch_size, job.send_as_batch, per_unit, acknowledged)
 
 
 def final_units(job: ReadJob, planner: Planner) -> list[list[Delivery]]:
@@ -380,7 +380,8 @@ def summarize(run: RunInfo, result: ReadResult, planner: Planner, publisher: Uni
         stopped_by=result.stopped_by, final=final, auth0_requests=getattr(stats, "requests", None),
         largest_unit_bytes=publisher.largest_unit_bytes, peak_rss_mb=peak_rss_mb(),
         auth0_429s=getattr(stats, "rate_limited", 0), rate_limit_waits=getattr(stats, "waits", 0),
-        rate_limit_wait_seconds=round(getattr(stats, "waited_seconds", 0.0), 1), **extra,
+        rate_limit_wait_seconds=round(getattr(stats, "waited_seconds", 0.0), 1), logs_skipped=plan.logs_skipped,
+        lead_skipped=tuple(plan.lead_skipped), skipping=plan.skipping, **extra,
     )
 
 
@@ -426,7 +427,16 @@ def _read_first(context: Context, ti: Any, slots: int | None, client: Any | None
     log.info("Reading from %s", start.reason)
     job = new_job(settings, slots=slots, max_logs=max_logs, dry_run=dry_run, replay=param_start is not None,
                   window=window)
-    planner = planner_for(job)
+    log_filter = LogFilter(job.log_types, job.log_level, job.log_categories).describe()
+    # What the webhook acknowledged past the stored checkpoint: skipped by a live run going on from it.
+    resumes = not (window or job.replay or job.dry_run or start.start_from_applied) and start.checkpoint == stored
+    acknowledged = state.acknowledged_past(stored_id, log_filter) if resumes and stored else ()
+    if acknowledged:
+        log.info("%d spans of logs past the checkpoint were acknowledged by an earlier run: not sent again",
+                 len(acknowledged))
+    planner = planner_for(job, acknowledged)
+    if start.checkpoint is not None:
+        planner.begin_after(start.checkpoint.log_id)
     publisher = _publisher(ti, READ_TASK_ID, 0, job)
     result = read_logs(client, start, planner, max_logs=job.max_logs,
                        deadline=time.monotonic() + min(FIRST_READ_SECONDS, settings.run_budget_seconds),
@@ -434,9 +444,8 @@ def _read_first(context: Context, ti: Any, slots: int | None, client: Any | None
     # A dry run reads for the first seconds only: it shows what the filter keeps, it does not drain.
     more = result.stopped_by == "deadline" and time.time() < job.deadline and not job.dry_run
     run = RunInfo(job.read_id, stored_id, start.checkpoint, start.start_from_applied,
-                  lost or (result.gap.describe() if result.gap else None), job.dry_run, job.replay,
-                  LogFilter(job.log_types, job.log_level, job.log_categories).describe(),
-                  settings.slack_send_success, window.describe() if window else None)
+                  lost or (result.gap.describe() if result.gap else None), job.dry_run, job.replay, log_filter,
+                  settings.slack_send_success, window.describe() if window else None, acknowledged)
     if more:
         publisher.publish([planner.closed_rest()])
         ti.xcom_push(key=HANDOVER_KEY, value=Handover(job, run, planner.plan, publisher.next_index).to_xcom())
@@ -449,8 +458,8 @@ def _read_first(context: Context, ti: Any, slots: int | None, client: Any | None
     summary = summarize(run, result, planner, publisher, client, final=not more, more=more,
                         slots=job.slots if planned else 0, sample=dry_run_sample(job, publisher.first_logs))
     ti.xcom_push(key=SUMMARY_KEY, value=summary.to_xcom())
-    log.info("Read %d logs (%d to send, filter: %s) into %d units; %s", summary.logs_read, summary.logs_kept,
-             run.filter, publisher.next_index,
+    log.info("Read %d logs (%d to send, %d acknowledged before, filter: %s) into %d units; %s", summary.logs_read,
+             summary.logs_kept, summary.logs_skipped, run.filter, publisher.next_index,
              "a backlog remains: read_more goes on reading" if more else result.stopped_by)
     if summary.sample:
         log.info("Dry run: the first logs to send, as the webhook would receive them:\n%s", summary.sample)
@@ -471,7 +480,7 @@ def read_more(context: Context, planned: dict, client: Any | None = None) -> Non
     delete_xcom(ti, READ_TASK_ID, HANDOVER_KEY)  # it holds logs; read_more is not retried (see the DAG)
     handover = Handover.from_xcom(value)
     job = handover.job
-    planner = planner_for(job).restore(handover.plan)
+    planner = planner_for(job, handover.run.acknowledged).restore(handover.plan)
     deadline = time.monotonic() + max(0.0, job.deadline - time.time())
     publisher = _publisher(ti, MORE_TASK_ID, handover.next_unit, job, deadline=deadline)
     result = ReadResult(caught_up=False, stopped_by="not started")

@@ -155,7 +155,7 @@ def test_planner_pages_starting_with_dropped_logs():
 def test_to_xcom_is_plain_data():
     delivery = plan_deliveries(make_logs(2), keep_all, 10, True).deliveries[0]
     assert delivery.to_xcom() == {"logs": make_logs(2),
-                                  "checkpoint": {"log_id": "L0002", "date": make_logs(2)[1]["date"]}}
+                                  "checkpoint": {"log_id": "L0002", "date": make_logs(2)[1]["date"]}, "skipped": []}
     assert json.loads(json.dumps(delivery.to_xcom())) == delivery.to_xcom()
 
 
