@@ -23,8 +23,8 @@ from auth0_webhooks.commit import RunFailed, commit_step
 from auth0_webhooks.names import CHECKPOINT_VARIABLE, CONFIG_VARIABLE, DELIVER_TASK_ID, MORE_TASK_ID, READ_TASK_ID, \
     STATE_VARIABLE
 from auth0_webhooks.operators.logs_to_webhook import LogsToWebhookOperator
-from auth0_webhooks.protocol import HANDOVER_KEY, PROGRESS_KEY, SUMMARY_KEY, Checkpoint, Handover, LiveRun, \
-    PipelineState, ReadSummary, SlotReport, UnitProgress, UnitSummary
+from auth0_webhooks.protocol import HANDOVER_KEY, PROGRESS_KEY, SUMMARY_KEY, AcknowledgedSpan, Checkpoint, Handover, \
+    LiveRun, PipelineState, ReadSummary, SlotReport, UnitProgress, UnitSummary
 from auth0_webhooks.read import UnitPublisher, read_first, read_more as read_more_step
 from auth0_webhooks_devtools.emulator import Auth0Emulator
 from auth0_webhooks_devtools.receiver import WebhookReceiver
@@ -532,3 +532,119 @@ def test_read_more_without_its_hand_over_says_what_to_clear(variables, tenant, x
                       more_task=MORE_TASK_ID).to_xcom()
     with pytest.raises(AirflowFailException, match="read_more runs once per read. To read again, clear read_logs"):
         read_more(xcoms, planned, client_for(tenant))
+
+
+# ---------------------------------------------------------------- nothing acknowledged is sent twice
+
+
+class RefusingReceiver(WebhookReceiver):
+    """The in-process receiver, answering 400 to every request that carries log `refused` (None: to none)."""
+
+    refused: str | None = None
+
+    def _answer(self, request, record):  # noqa: ANN001, ANN202
+        if self.refused is not None and self.refused in record.log_ids:
+            return self._status_reply(400, record, self.behaviour)
+        return super()._answer(request, record)
+
+
+@pytest.fixture
+def refusing(monkeypatch):
+    with RefusingReceiver() as webhook:
+        monkeypatch.setenv("AIRFLOW_CONN_AUTH0_WEBHOOK", json.dumps(
+            {"conn_type": "http", "host": f"{webhook.base_url}/hook", "extra": {"timeout": 5, "max_attempts": 1}}))
+        yield webhook
+
+
+def deliver_all_slots(xcoms: XComs, planned: dict, slots: int) -> None:
+    """Every slot runs (real operator); a slot whose request is refused fails after reporting its progress."""
+    for slot in range(slots):
+        operator = LogsToWebhookOperator(task_id=DELIVER_TASK_ID, units=planned, slot=slot)
+        try:
+            execute(operator, xcoms.ti(DELIVER_TASK_ID, slot), FakeStateStore())
+        except AirflowFailException:
+            xcoms.states[(DELIVER_TASK_ID, slot)] = "failed"
+
+
+def run_once(xcoms: XComs, tenant: Auth0Emulator, slots: int, handing_over: bool) -> None:
+    """read_logs (and read_more when it hands over), every slot, and the commit (whose failure is kept)."""
+    plan = read(xcoms, tenant, slots=slots)
+    if handing_over:
+        assert live(plan).more_task == MORE_TASK_ID
+        read_more(xcoms, plan[0], client_for(tenant))
+        xcoms.states[(MORE_TASK_ID, 0)] = "success"
+    deliver_all_slots(xcoms, plan[0], slots)
+
+
+@pytest.mark.parametrize("handing_over", [False, True], ids=["read_logs", "hand-over"])
+def test_a_refused_request_costs_no_duplicate_the_next_run_sends_only_what_was_not_acknowledged(
+        variables, tenant, refusing, monkeypatch, handing_over):
+    """Issue 12 item 3, measured case at a smaller size: 2,000 logs, batch 50, 3 slots, the webhook refuses
+    every request carrying one log in the middle, for the first run only."""
+    if handing_over:
+        monkeypatch.setattr(read_module, "FIRST_READ_SECONDS", 0.0)
+    logs = tenant.add_logs(2_000)
+    configure(variables, batch_size=50, batches_per_task=2, webhook_concurrent_calls=3)
+    refusing.refused = logs[1_020]["log_id"]  # unit 10 (logs 1,000..1,099), slot 1: it stops there
+    first = fake_xcoms(monkeypatch)
+    run_once(first, tenant, 3, handing_over)
+    with pytest.raises(RunFailed) as failed:
+        commit(first)
+    after_gap = len(refusing.delivered_log_ids()) - 1_000
+    assert after_gap > 500  # units 11.. of the two other slots
+    assert f"{after_gap} logs acknowledged after it are recorded and will not be sent again" in str(failed.value)
+    assert variables[CHECKPOINT_VARIABLE] == logs[999]["log_id"]  # never past an unacknowledged log
+    state = json.loads(variables[STATE_VARIABLE])
+    assert state["acknowledged_for"] == logs[999]["log_id"] and state["acknowledged_spans"]
+
+    refusing.refused = None  # the second run: every request is acknowledged
+    second = fake_xcoms(monkeypatch)  # the second run's XComs
+    run_once(second, tenant, 3, handing_over)
+    report = commit(second)
+    assert report["error"] is None and report["caught_up"]
+    delivered = refusing.delivered_log_ids()
+    assert len(delivered) - len(set(delivered)) == 0, "a log acknowledged in the first run was sent again"
+    assert sorted(delivered) == ids(logs)  # every log, once
+    assert report["logs_delivered"] == 2_000 - 1_000 - after_gap
+    assert any(f"{after_gap} logs the webhook acknowledged in an earlier run" in w for w in report["warnings"])
+    assert variables[CHECKPOINT_VARIABLE] == logs[-1]["log_id"]
+    assert "acknowledged_spans" not in json.loads(variables[STATE_VARIABLE])  # cleared: the checkpoint passed it
+
+
+def recorded_state(logs: list[dict], log_filter: str = "all event types") -> str:
+    """A state whose record says logs 21..30 were acknowledged, written with checkpoint log 10."""
+    return PipelineState(Checkpoint(logs[9]["log_id"]), None, "earlier", (AcknowledgedSpan(
+        logs[19]["log_id"], logs[29]["log_id"]),), logs[9]["log_id"], log_filter).to_json()
+
+
+@pytest.mark.parametrize("change, params, skipped", [
+    ({}, {}, 10),
+    ({"checkpoint": 5}, {}, 0),  # the checkpoint was edited by hand
+    ({"config": {"start_from": "2020-01-01T00:00:00Z"}}, {}, 0),  # a START_FROM to apply
+    ({"config": {"log_types": ["s", "f"]}}, {}, 0),  # the filter changed
+    ({}, {"start_from": "2020-01-01T00:00:00Z"}, 0),  # a replay from the start_from Param
+    ({}, {"dry_run": True}, 0),
+])
+def test_the_record_is_skipped_only_by_a_live_run_from_the_checkpoint_and_filter_it_was_written_with(
+        variables, tenant, xcoms, change, params, skipped):
+    logs = tenant.add_logs(40)
+    configure(variables, batch_size=10, **change.get("config", {}))
+    variables[CHECKPOINT_VARIABLE] = logs[change.get("checkpoint", 9)]["log_id"]
+    variables[STATE_VARIABLE] = recorded_state(logs)
+    read(xcoms, tenant, slots=1, **params)
+    summary = summary_of(xcoms)
+    assert summary.logs_skipped == skipped
+    assert bool(summary.run.acknowledged) == bool(skipped)
+    sent = [entry["log_id"] for unit in xcoms.units().values() for d in unit.deliveries for entry in d.logs]
+    assert not skipped or sent == ids(logs[10:20] + logs[30:])
+
+
+def test_a_run_that_discarded_the_record_writes_its_own_state_without_it(variables, tenant, xcoms):
+    logs = tenant.add_logs(40)
+    configure(variables, batch_size=10)
+    variables[CHECKPOINT_VARIABLE] = logs[4]["log_id"]  # edited by hand since the record was written
+    variables[STATE_VARIABLE] = recorded_state(logs)
+    read(xcoms, tenant, slots=1)
+    fake_deliver(xcoms, 1)
+    assert commit(xcoms)["logs_delivered"] == 35
+    assert PipelineState.from_json(variables[STATE_VARIABLE]).acknowledged == ()
