@@ -10,7 +10,7 @@ same rule for a DAG of your own.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Sequence
 
@@ -302,18 +302,25 @@ def _commit(ti: Any, summary: ReadSummary, report: RunReport, pipeline: Pipeline
     elif run.replay:
         what = run.window or "replay from the start_from Param"
         report.warnings.append(f"{what}: {ack.logs_delivered} logs sent; the live checkpoint is left as it is")
-    elif new:
+    elif new or not ack.complete:
         run_id = str(getattr(ti, "run_id", ""))
         state = PipelineState.from_json(runtime.variable_get(pipeline.state_variable))  # read once per commit
-        # As read, or as this same run's earlier commit left it (a UI clear of failed deliveries runs it again).
-        expected = state.checkpoint.log_id if run_id and state.written_by_run == run_id and state.checkpoint \
-            else stored
-        CheckpointStore(pipeline.checkpoint_variable).compare_and_set(expected, new.log_id)
-        report.checkpoint_after = new.log_id
         recorded = acknowledged_record(summary, progress, ack)  # written with the checkpoint it holds for
-        runtime.variable_set(pipeline.state_variable, PipelineState(
-            new, run.start_from_applied or state.start_from_applied, run_id,
-            recorded.spans, new.log_id, run.filter).to_json())
+        if new:
+            # As read, or as this same run's earlier commit left it (a UI clear of failed deliveries runs it again).
+            expected = state.checkpoint.log_id if run_id and state.written_by_run == run_id and state.checkpoint \
+                else stored
+            CheckpointStore(pipeline.checkpoint_variable).compare_and_set(expected, new.log_id)
+            report.checkpoint_after = new.log_id
+            runtime.variable_set(pipeline.state_variable, PipelineState(
+                new, run.start_from_applied or state.start_from_applied, run_id,
+                recorded.spans, new.log_id, run.filter).to_json())
+        elif recorded.spans and not run.start_from_applied:  # no checkpoint yet: the record holds while none is set
+            runtime.variable_set(pipeline.state_variable, replace(
+                state, written_by_run=run_id, acknowledged=recorded.spans, acknowledged_for=None,
+                acknowledged_filter=run.filter).to_json())
+        else:
+            recorded = Recorded((), 0)
     if not run.replay:
         _warn_if_stale(summary.last, report)
     if not ack.complete:

@@ -338,7 +338,7 @@ class PipelineState:
     start_from_applied: str | None = None  # the START_FROM value already applied
     written_by_run: str | None = None
     acknowledged: tuple[AcknowledgedSpan, ...] = ()
-    acknowledged_for: str | None = None  # the checkpoint log id the record was written with
+    acknowledged_for: str | None = None  # the checkpoint log id the record was written with (None: none yet)
     acknowledged_filter: str | None = None  # the filter it was written with (LogFilter.describe())
 
     def to_json(self) -> str:  # the Variable's format since the first release: flat, checkpoint as a log id
@@ -366,15 +366,15 @@ class PipelineState:
         except (ValueError, TypeError):
             return state
         written_for, written_filter = value.get("acknowledged_for"), value.get("acknowledged_filter")
-        if not spans or written_for is None or written_filter is None:
+        if not spans or written_filter is None:
             return state
-        return replace(state, acknowledged=spans, acknowledged_for=str(written_for),
+        return replace(state, acknowledged=spans, acknowledged_for=None if written_for is None else str(written_for),
                        acknowledged_filter=str(written_filter))
 
     def acknowledged_past(self, checkpoint: str | None, log_filter: str) -> tuple[AcknowledgedSpan, ...]:
         """The record, when it still holds for a read after `checkpoint` with `log_filter`: written with
         that very checkpoint (a hand edit or a START_FROM discards it) and filter; else none."""
-        if checkpoint is None or checkpoint != self.acknowledged_for or log_filter != self.acknowledged_filter:
+        if checkpoint != self.acknowledged_for or log_filter != self.acknowledged_filter:
             return ()
         return self.acknowledged
 

@@ -430,7 +430,7 @@ def _read_first(context: Context, ti: Any, slots: int | None, client: Any | None
     log_filter = LogFilter(job.log_types, job.log_level, job.log_categories).describe()
     # What the webhook acknowledged past the stored checkpoint: skipped by a live run going on from it.
     resumes = not (window or job.replay or job.dry_run or start.start_from_applied) and start.checkpoint == stored
-    acknowledged = state.acknowledged_past(stored_id, log_filter) if resumes and stored else ()
+    acknowledged = state.acknowledged_past(stored_id, log_filter) if resumes else ()
     if acknowledged:
         log.info("%d spans of logs past the checkpoint were acknowledged by an earlier run: not sent again",
                  len(acknowledged))

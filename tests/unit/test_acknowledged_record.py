@@ -281,6 +281,13 @@ def test_the_state_keeps_the_record_with_the_checkpoint_and_filter_it_holds_for(
     assert again.acknowledged_past(None, FILTER) == ()
 
 
+def test_a_record_written_before_any_checkpoint_holds_while_none_is_set():
+    state = PipelineState(None, None, "run-1", (span(30, 40),), None, FILTER)
+    again = PipelineState.from_json(state.to_json())
+    assert again == state and again.acknowledged_past(None, FILTER) == (span(30, 40),)
+    assert again.acknowledged_past("L0001", FILTER) == ()  # a checkpoint was set by hand since
+
+
 def test_a_state_without_a_record_keeps_its_historical_keys_and_reads_as_none():
     state = PipelineState(Checkpoint("L0020", "d"), None, "run-1")
     assert "acknowledged_spans" not in json.loads(state.to_json())

@@ -576,26 +576,29 @@ def run_once(xcoms: XComs, tenant: Auth0Emulator, slots: int, handing_over: bool
     deliver_all_slots(xcoms, plan[0], slots)
 
 
-@pytest.mark.parametrize("handing_over", [False, True], ids=["read_logs", "hand-over"])
+@pytest.mark.parametrize("handing_over, refused", [(False, 1_020), (True, 1_020), (False, 20)],
+                         ids=["read_logs", "hand-over", "first unit: no checkpoint yet"])
 def test_a_refused_request_costs_no_duplicate_the_next_run_sends_only_what_was_not_acknowledged(
-        variables, tenant, refusing, monkeypatch, handing_over):
+        variables, tenant, refusing, monkeypatch, handing_over, refused):
     """Issue 12 item 3, measured case at a smaller size: 2,000 logs, batch 50, 3 slots, the webhook refuses
-    every request carrying one log in the middle, for the first run only."""
+    every request carrying one log (in the middle, or in unit 0), for the first run only."""
     if handing_over:
         monkeypatch.setattr(read_module, "FIRST_READ_SECONDS", 0.0)
     logs = tenant.add_logs(2_000)
     configure(variables, batch_size=50, batches_per_task=2, webhook_concurrent_calls=3)
-    refusing.refused = logs[1_020]["log_id"]  # unit 10 (logs 1,000..1,099), slot 1: it stops there
+    refusing.refused = logs[refused]["log_id"]  # e.g. unit 10 (logs 1,000..1,099), slot 1: it stops there
+    start = refused // 100 * 100  # its unit's first log: the checkpoint stops before it
     first = fake_xcoms(monkeypatch)
     run_once(first, tenant, 3, handing_over)
     with pytest.raises(RunFailed) as failed:
         commit(first)
-    after_gap = len(refusing.delivered_log_ids()) - 1_000
+    after_gap = len(refusing.delivered_log_ids()) - start
     assert after_gap > 500  # units 11.. of the two other slots
     assert f"{after_gap} logs acknowledged after it are recorded and will not be sent again" in str(failed.value)
-    assert variables[CHECKPOINT_VARIABLE] == logs[999]["log_id"]  # never past an unacknowledged log
+    checkpoint = logs[start - 1]["log_id"] if start else None
+    assert variables.get(CHECKPOINT_VARIABLE) == checkpoint  # never past an unacknowledged log
     state = json.loads(variables[STATE_VARIABLE])
-    assert state["acknowledged_for"] == logs[999]["log_id"] and state["acknowledged_spans"]
+    assert state["acknowledged_for"] == checkpoint and state["acknowledged_spans"]
 
     refusing.refused = None  # the second run: every request is acknowledged
     second = fake_xcoms(monkeypatch)  # the second run's XComs
@@ -605,7 +608,7 @@ def test_a_refused_request_costs_no_duplicate_the_next_run_sends_only_what_was_n
     delivered = refusing.delivered_log_ids()
     assert len(delivered) - len(set(delivered)) == 0, "a log acknowledged in the first run was sent again"
     assert sorted(delivered) == ids(logs)  # every log, once
-    assert report["logs_delivered"] == 2_000 - 1_000 - after_gap
+    assert report["logs_delivered"] == 2_000 - start - after_gap
     assert any(f"{after_gap} logs the webhook acknowledged in an earlier run" in w for w in report["warnings"])
     assert variables[CHECKPOINT_VARIABLE] == logs[-1]["log_id"]
     assert "acknowledged_spans" not in json.loads(variables[STATE_VARIABLE])  # cleared: the checkpoint passed it
