@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from auth0_webhooks_devtools.events import date_ms
+from benchmarks.event_driven import event_driven
 from benchmarks.report import Result, Target
 from benchmarks.runs import RunMeasurement, describe, drain, idle, timeline
 from benchmarks.services import (
@@ -420,5 +421,6 @@ SCENARIOS: dict[str, Callable[[Bench], list[Result]]] = {
     "freshness": freshness,
     "backfill": backfill_beside_live,
     "catch_up": catch_up,
+    "event_driven": event_driven,
 }
 NEEDS_AIRFLOW = {name for name in SCENARIOS if name != "inprocess"}
