@@ -3,8 +3,9 @@
 The checkpoint moves over every unit acknowledged in full, then over the acknowledged deliveries of
 the first unit that is not, and stops there: never past a log the webhook has not acknowledged. The
 write is a compare-and-set. What the webhook acknowledged past that gap is recorded beside it
-(`acknowledged_record`, in PipelineState), so that the next run does not send it again. `commit_step` is the shipped DAG's task; `CheckpointStore.advance` is the
-same rule for a DAG of your own.
+(`acknowledged_record`, in PipelineState), so that the next run does not send it again.
+`commit_step` is the shipped DAG's task; `CheckpointStore.advance` is the same rule for a DAG of
+your own (without the record).
 """
 
 from __future__ import annotations
