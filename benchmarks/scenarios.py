@@ -48,6 +48,7 @@ class Sizes:
     catch_up: int = 50_000  # a backlog bigger than one run (60 s on the Essentials bucket: 10,000 logs)
     backfill_hours: int = 24  # hourly intervals replayed
     backfill_logs_per_hour: int = 1_200
+    duplicates: int = 5_000  # the refused-request scenario's logs
 
 
 FULL = Sizes(100_000, 20_000, 100_000, 10_000, 1_000, 100_000, 240.0, 240.0)
@@ -402,6 +403,54 @@ def backfill_beside_live(bench: Bench) -> list[Result]:
     ]
 
 
+def duplicates_refused(bench: Bench) -> list[Result]:
+    """5,000 logs; the webhook answers 400 to every request carrying the middle log, for the first run only;
+    then a second run. Logs acknowledged more than once: 0 (what later units acknowledged is recorded)."""
+    services, receiver, name = bench.airflow, bench.airflow.receiver, "duplicates: refused request"
+    rows: dict[str, list[float]] = {"logs acknowledged more than once": [], "acknowledged past the gap in run 1": [],
+                                    "logs sent by run 2": []}
+    errors = []
+    for index in range(bench.repeat):
+        newest = services.prepare(bench.sizes.duplicates, ENTERPRISE)
+        ids = services.emulator.log_ids
+        refused = ids[len(ids) // 2]
+        answer = receiver._answer  # the in-process receiver: refuse by content (its behaviours go by order)
+        receiver._answer = lambda request, record: (receiver._status_reply(400, record, receiver.behaviour)
+                                                    if refused in record.log_ids else answer(request, record))
+        try:
+            first = _run_to_end(services)
+        finally:
+            del receiver._answer
+        checkpoint = services.get_variable(CHECKPOINT_VARIABLE)
+        acknowledged = receiver.stats()["delivered_log_ids"]
+        second = _run_to_end(services)
+        stats = receiver.stats()
+        rows["logs acknowledged more than once"].append(stats["duplicate_delivered_log_ids"])
+        prefix = ids.index(checkpoint) + 1 if checkpoint in ids else 0  # logs up to the checkpoint run 1 wrote
+        rows["acknowledged past the gap in run 1"].append(acknowledged - prefix)
+        rows["logs sent by run 2"].append(stats["delivered_log_ids"] - acknowledged)
+        final = services.get_variable(CHECKPOINT_VARIABLE)
+        if first != "failed" or second != "success" or final != newest or stats["unique_delivered_log_ids"] != len(ids):
+            errors.append(f"run 1 {first}, run 2 {second}, checkpoint {'at' if final == newest else 'not at'} the "
+                          f"newest log, {stats['unique_delivered_log_ids']} of {len(ids)} logs delivered")
+        bench.say(f"{name} {index + 1}/{bench.repeat}: run 1 {first} ({acknowledged} acknowledged), run 2 {second}; "
+                  f"{stats['duplicate_delivered_log_ids']} duplicates")
+        bench.details.append(f"{name} #{index + 1}: {len(ids):,} logs, refused {refused}; run 1 {first}, checkpoint "
+                             f"{checkpoint}; {acknowledged} acknowledged; run 2 {second}; receiver {stats['requests']} "
+                             f"requests {stats['by_status']}, {stats['duplicate_delivered_log_ids']} duplicates")
+    error = f"{len(errors)} of {bench.repeat}: {errors[0]}" if errors else None
+    return [Result(name, metric, "", values, Target("<=", 0) if index == 0 else None, error=error)
+            for index, (metric, values) in enumerate(rows.items())]
+
+
+def _run_to_end(services: Services, timeout: float = 600) -> str:
+    """Trigger a run and wait for it to end; its state."""
+    run_id, deadline = services.trigger(), time.monotonic() + timeout
+    while (state := services.run(run_id)["state"]) not in ("success", "failed") and time.monotonic() < deadline:
+        time.sleep(1)
+    return state
+
+
 def inprocess(bench: Bench) -> list[Result]:
     """No Airflow: filter + encode >= 50,000 logs/s, median of 5, with and without LOG_TYPES."""
     bench.say(f"in-process: filter + encode {bench.sizes.inprocess:,} logs, 5 times per case")
@@ -421,6 +470,7 @@ SCENARIOS: dict[str, Callable[[Bench], list[Result]]] = {
     "freshness": freshness,
     "backfill": backfill_beside_live,
     "catch_up": catch_up,
+    "duplicates_refused": duplicates_refused,
     "event_driven": event_driven,
 }
 NEEDS_AIRFLOW = {name for name in SCENARIOS if name != "inprocess"}
