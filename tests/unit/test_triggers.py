@@ -246,3 +246,56 @@ def test_a_variable_that_cannot_be_read_is_tried_again(emulator, monkeypatch):
         return await events.next(10)
 
     assert run_with(trigger(), body)["checkpoint"] == emulator.log_ids[0]
+
+
+# -- the schedule in event-driven mode ----------------------------------------------------------------
+
+
+def test_event_driven_schedule_is_any_of_the_fallback_the_backlog_and_the_watched_asset():
+    from airflow.sdk import AssetOrTimeSchedule
+    from airflow.sdk.definitions.asset import AssetAny
+
+    from auth0_webhooks.pipelines import Pipeline
+    from auth0_webhooks.scheduling import backlog_asset, dag_schedule
+    from auth0_webhooks.settings import parse_settings
+
+    pipeline = Pipeline(name="eu", auth0_conn_id="auth0_eu")
+    schedule = dag_schedule(pipeline.dag_id, parse_settings({"event_driven": True, "event_poll_seconds": 7}),
+                            pipeline=pipeline)
+    assert isinstance(schedule, AssetOrTimeSchedule) and schedule.timetable.expression == "0 * * * *"  # @hourly
+    condition = schedule.asset_condition
+    assert isinstance(condition, AssetAny)  # any one starts a run (a list would mean all of them)
+    backlog, watched = condition.objects
+    assert backlog == backlog_asset(pipeline.dag_id)
+    assert watched.name == f"auth0_webhooks_new_logs__{pipeline.dag_id}"
+    (watcher,) = watched.watchers
+    assert watcher.trigger.serialize()[1] == {"auth0_conn_id": "auth0_eu", "checkpoint_variable":
+                                                   "auth0_webhooks_checkpoint__eu", "poll_seconds": 7.0, "rearm_seconds": 600.0}
+
+    explicit = dag_schedule(pipeline.dag_id, parse_settings({"event_driven": True, "schedule": "@daily"}),
+                            pipeline=pipeline)
+    assert explicit.timetable.expression == "0 0 * * *"
+    assert isinstance(dag_schedule(pipeline.dag_id, parse_settings({"event_driven": True, "schedule": None}),
+                                   pipeline=pipeline), AssetAny)  # no fallback: events and backlogs only
+    off = dag_schedule(pipeline.dag_id, parse_settings({}), pipeline=pipeline)
+    assert off.timetable.expression == "*/5 * * * *" and not any(
+        getattr(asset, "watchers", None) for asset in off.asset_condition.objects)
+
+
+def test_a_dag_on_the_watched_asset_serializes_with_its_trigger():
+    from datetime import datetime
+
+    from airflow.sdk import DAG
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    from auth0_webhooks.scheduling import dag_schedule
+    from auth0_webhooks.settings import parse_settings
+
+    with DAG("event_driven_serialization", schedule=dag_schedule("event_driven_serialization",
+                                                                 parse_settings({"event_driven": True})),
+             start_date=datetime(2024, 1, 1)) as dag:
+        pass
+    text = json.dumps(DagSerialization.to_dict(dag))
+    assert json.dumps({"classpath": "auth0_webhooks.triggers.new_logs.Auth0NewLogsTrigger", "kwargs": {
+        "auth0_conn_id": "auth0_default", "checkpoint_variable": "auth0_webhooks_checkpoint", "poll_seconds": 5.0,
+        "rearm_seconds": 600.0}}) in text
