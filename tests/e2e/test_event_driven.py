@@ -82,6 +82,8 @@ def test_new_logs_start_a_run_within_seconds_and_an_idle_tenant_starts_none(stan
         api.call("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False})
         wait_until(lambda: quiet(api, emulator), timeout=240, what="the first runs to catch up", every=1)
         assert sorted(receiver.delivered_log_ids()) == sorted(emulator.log_ids)
+        wait_until(lambda: "watching connection 'auth0_default'" in airflow.log_path.read_text(errors="replace"),
+                   timeout=120, what="the triggerer to run the watcher", every=1)
         before = {run["dag_run_id"] for run in runs(api)}
 
         # New logs: a run starts within seconds, triggered by the watcher's asset event, and delivers them.

@@ -109,6 +109,8 @@ class Auth0NewLogsTrigger(BaseEventTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from auth0_webhooks.auth0_client import Auth0AuthError
 
+        self.log.info("watching connection %r for logs past Variable %r, every %.0f s", self.auth0_conn_id,
+                      self.checkpoint_variable, self.poll_seconds)
         fired: Fired | None = None
         last_look = float("-inf")
         failures = 0
