@@ -373,9 +373,9 @@ def backfill_beside_live(bench: Bench) -> list[Result]:
               f"now backfilling {hours} hourly intervals of {per_hour:,} logs")
     services.receiver.reset()
     started = time.monotonic()
-    backfill = services.api.create_backfill({
-        "dag_id": DAG_ID, "from_date": (first + timedelta(hours=1)).isoformat(),
-        "to_date": (first + timedelta(hours=hours)).isoformat(), "max_active_runs": BACKFILL_ACTIVE_RUNS})
+    backfill = services.api.create_backfill({  # the runs' intervals start at from_date, ..., to_date - 1 h
+        "dag_id": DAG_ID, "from_date": first.isoformat(), "to_date": (first + timedelta(hours=hours)).isoformat(),
+        "max_active_runs": BACKFILL_ACTIVE_RUNS})
     during: list[float | None] = []
     while not services.api.call("GET", f"/backfills/{backfill['id']}").get("completed_at"):
         if time.monotonic() - started > 3600:
