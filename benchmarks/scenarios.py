@@ -445,6 +445,61 @@ def duplicates_refused(bench: Bench) -> list[Result]:
             for index, (metric, values) in enumerate(rows.items())]
 
 
+def duplicates_sigkill(bench: Bench) -> list[Result]:
+    """5,000 logs, a webhook answering in 0.2 s; the process of one delivering task is SIGKILLed in the middle
+    of the run and Airflow retries it. Logs acknowledged more than once: at most the request in flight
+    (batch_size logs), since a slot saves its progress after every acknowledged request."""
+    services, receiver, name = bench.airflow, bench.airflow.receiver, "duplicates: SIGKILL of a delivering task"
+    settings = dict(services.settings)
+    services.configure({**settings, "task_retry_delay_seconds": 2})
+    duplicates, killed_at, errors = [], [], []
+    try:
+        for index in range(bench.repeat):
+            newest = services.prepare(bench.sizes.duplicates, None)
+            receiver.set_behaviour(delay=0.2)
+            run_id = services.trigger()
+            victim = _kill_a_delivering_task(services, run_id)
+            state = services.run(run_id)["state"]
+            deadline = time.monotonic() + 600
+            while state not in ("success", "failed") and time.monotonic() < deadline:
+                time.sleep(1)
+                state = services.run(run_id)["state"]
+            receiver.set_behaviour(delay=0)
+            stats = receiver.stats()
+            duplicates.append(stats["duplicate_delivered_log_ids"])
+            killed_at.append(victim[1])
+            if state != "success" or services.get_variable(CHECKPOINT_VARIABLE) != newest or \
+                    stats["unique_delivered_log_ids"] != bench.sizes.duplicates:
+                errors.append(f"run {state}, {stats['unique_delivered_log_ids']} of {bench.sizes.duplicates} logs")
+            bench.say(f"{name} {index + 1}/{bench.repeat}: killed {victim[0]} after {victim[1]} requests; run "
+                      f"{state}; {stats['duplicate_delivered_log_ids']} duplicates")
+            bench.details.append(f"{name} #{index + 1}: killed {victim[0]} after {victim[1]} requests, run {state}, "
+                                 f"receiver {stats['requests']} requests, {stats['duplicate_delivered_log_ids']} "
+                                 "logs acknowledged twice")
+    finally:
+        services.configure(settings)
+    batch = settings.get("batch_size", 100)
+    error = f"{len(errors)} of {bench.repeat}: {errors[0]}" if errors else None
+    return [Result(name, "logs acknowledged more than once (bound: the request in flight)", "", duplicates,
+                   Target("<=", batch), error=error),
+            Result(name, "requests acknowledged when the task was killed", "", killed_at, error=error)]
+
+
+def _kill_a_delivering_task(services: Services, run_id: str, timeout: float = 180) -> tuple[str, int]:
+    """SIGKILL the process of a running delivery slot once some requests went through; (slot, requests)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if services.receiver.stats()["deliveries"] >= 10:
+            tis = services.api.call("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/deliver/listMapped"
+                                           "?limit=100")["task_instances"]
+            for ti in tis:
+                if ti["state"] == "running" and subprocess.run(
+                        ["pkill", "-KILL", "-f", f"airflow worker -- {ti['id']}"], check=False).returncode == 0:
+                    return f"slot {ti['map_index'] + 1}", services.receiver.stats()["deliveries"]
+        time.sleep(0.2)
+    raise RuntimeError("no delivering task to kill")
+
+
 def _run_to_end(services: Services, timeout: float = 600) -> str:
     """Trigger a run and wait for it to end; its state."""
     run_id, deadline = services.trigger(), time.monotonic() + timeout
@@ -472,6 +527,7 @@ SCENARIOS: dict[str, Callable[[Bench], list[Result]]] = {
     "freshness": freshness,
     "backfill": backfill_beside_live,
     "catch_up": catch_up,
+    "duplicates_sigkill": duplicates_sigkill,
     "duplicates_refused": duplicates_refused,
     "event_driven": event_driven,
 }

@@ -18,7 +18,7 @@ from auth0_webhooks.runtime import delete_xcom, peak_rss_mb, raise_if_paused
 from auth0_webhooks.webhook_client import DEFAULT_CONTENT_FORMAT, WebhookSender
 
 CHECK_PAUSE_EVERY_SECONDS = 1.0  # another slot may have met a 410 Gone
-SAVE_EVERY_SECONDS = 1.0  # progress saved at least this often: a kill re-sends at most this much
+SAVE_EVERY_SECONDS = 0.0  # progress saved after every acknowledged request: a kill re-sends only what was in flight
 FINISHED_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
 NOT_STARTED_STATES = frozenset({None, "none", "scheduled"})
 READER_START_GRACE_SECONDS = 3.0  # a slot waits this long for a reader that has not started, then yields
@@ -179,7 +179,7 @@ class Progress:
         return self.report.units[unit.index].acked
 
     def acknowledge(self, index: int, unit: Unit) -> None:
-        """One more delivery of unit `index` acknowledged; saved at most every SAVE_EVERY_SECONDS."""
+        """One more delivery of unit `index` acknowledged; saved unless saved less than SAVE_EVERY_SECONDS ago."""
         progress = self.report.units[index]
         progress.acknowledge(unit.deliveries[progress.acked])
         if self.clock() - self._saved_at >= SAVE_EVERY_SECONDS:
