@@ -82,6 +82,7 @@ def get_provider_info() -> dict:
         "hooks": [{"integration-name": auth0, "python-modules": ["auth0_webhooks.hooks.auth0"]},
                   {"integration-name": webhook, "python-modules": ["auth0_webhooks.hooks.webhook"]}],
         "operators": [{"integration-name": webhook, "python-modules": ["auth0_webhooks.operators.logs_to_webhook"]}],
+        "triggers": [{"integration-name": auth0, "python-modules": ["auth0_webhooks.triggers.new_logs"]}],
         "connection-types": [
             {"connection-type": conn_type, "hook-class-name": hook, "hook-name": name,
              "ui-field-behaviour": {key: FORMS[conn_type][key] for key in ("hidden-fields", "relabeling",

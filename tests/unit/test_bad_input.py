@@ -33,6 +33,8 @@ SETTINGS_CASES = [
     ("lag_alert_minutes", "x", "lag_alert_minutes=\"x\" is not allowed: expected an integer from 1 to 10080, or null, "
      "or \"auto\""),
     ("digest_hour_utc", 24, "digest_hour_utc=24 is not allowed: expected an integer from 0 to 23, or null"),
+    ("event_driven", "sometimes", "event_driven=\"sometimes\" is not allowed: expected true or false"),
+    ("event_poll_seconds", 0, "event_poll_seconds=0 is not allowed: expected an integer from 1 to 3600"),
     ("log_categories", ["auth.login"],
      "unknown category: 'auth.login' (did you mean 'auth.login.fail' or 'auth.login.notification' or "
      "'auth.login.success'?)"),

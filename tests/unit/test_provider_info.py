@@ -110,7 +110,10 @@ def test_provider_info_validates_against_airflow_schemas():
 
 def test_provider_info_has_the_slack_providers_shape():
     ours, slack = auth0_webhooks.get_provider_info(), slack_provider_info()
-    assert set(ours) <= set(slack) | {"versions"}
+    assert set(ours) <= set(slack) | {"versions", "triggers"}  # triggers: in the http provider's shape
+    assert ours["triggers"] == [{"integration-name": "Auth0 Management API",
+                                 "python-modules": ["auth0_webhooks.triggers.new_logs"]}]
+    assert importlib.import_module("auth0_webhooks.triggers.new_logs").Auth0NewLogsTrigger
     for section in ("integrations", "hooks", "operators", "connection-types"):
         assert ours[section], section
         allowed = set().union(*(entry.keys() for entry in slack[section]))
