@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 from airflow.sdk import Context
 
-from auth0_webhooks.names import CHECKPOINT_VARIABLE, DAG_ID, DELIVER_TASK_ID, MORE_TASK_ID, READ_TASK_ID
+from auth0_webhooks.names import CHECKPOINT_VARIABLE, DELIVER_TASK_ID, MORE_TASK_ID, READ_TASK_ID
 from auth0_webhooks.pipelines import Pipeline, current_pipeline
 from auth0_webhooks.protocol import ERROR_KEY, MAX_ACKNOWLEDGED_SPANS, PROGRESS_KEY, REPORT_KEY, SUMMARY_KEY, \
     TEST_PAYLOAD_KEY, AcknowledgedSpan, Checkpoint, PipelineState, ReadSummary, SlotReport, Unit, UnitProgress, \

@@ -57,17 +57,15 @@ class Pipeline:
             return f"Variable {CONFIG_VARIABLE!r}"
         return f"Variable {PIPELINES_VARIABLE!r}, entry {self.name!r}, key 'settings'"
 
-    def settings(self, read_variable=None) -> Settings:
-        """The validated settings (the default pipeline reads its Variable through `read_variable`);
-        raises SettingsError naming the entry's problem or the wrong keys."""
+    def settings(self) -> Settings:
+        """The validated settings (the default pipeline's from its Variable, read now); raises
+        SettingsError naming the entry's problem or the wrong keys."""
         if self.problem:
             raise SettingsError([self.problem], source=f"Variable {PIPELINES_VARIABLE!r}")
         if self.name is None:
-            if read_variable is None:
-                from auth0_webhooks import runtime
+            from auth0_webhooks import runtime
 
-                read_variable = runtime.variable_get
-            return parse_settings(read_variable(CONFIG_VARIABLE))
+            return parse_settings(runtime.variable_get(CONFIG_VARIABLE))
         try:
             return parse_settings(self.raw_settings if self.raw_settings is not None else {})
         except SettingsError as error:
