@@ -86,8 +86,9 @@ python -m auth0_webhooks_devtools.trigger --url "$UI" --user admin --password "$
 cat <<EOF
 
 Airflow UI:  $UI   (user: admin, password: $PASSWORD)
-Receiver:    http://127.0.0.1:8090/__receiver/stats   (what the webhook got)
-Slack posts: http://127.0.0.1:8091/__receiver/requests?bodies=1
+Run history: $UI/plugin/auth0-run-history   (Browse > Auth0 run history)
+Receiver:    http://127.0.0.1:8090/__receiver/inspect   (every request the webhook got, headers and bodies)
+Slack posts: http://127.0.0.1:8091/__receiver/inspect   (the Block Kit messages)
 Logs:        $DEMO/*.log
 EOF
 if $ONCE; then exit $status; fi
