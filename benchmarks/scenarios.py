@@ -52,8 +52,8 @@ class Sizes:
 
 
 FULL = Sizes(100_000, 20_000, 100_000, 10_000, 1_000, 100_000, 240.0, 240.0)
-TINY = Sizes(2_000, 2_000, 2_000, 1_000, 200, 20_000, 10.0, 180.0, catch_up=12_000, backfill_hours=2,
-             backfill_logs_per_hour=300)
+TINY = Sizes(2_000, 2_000, 2_000, 1_000, 200, 20_000, 10.0, 180.0, catch_up=2_000, backfill_hours=2,
+             backfill_logs_per_hour=300, duplicates=1_000)
 LIVE_INTERVAL = 300.0  # the default schedule's interval: a live run may wait at most this long for a backfill
 
 
