@@ -39,15 +39,18 @@ class AirflowApi:
 
     def create_backfill(self, body: dict, timeout: float = 120) -> dict:
         """POST /backfills (what the UI's Backfill dialog does). Creating the runs takes SQLite's write
-        lock, which the scheduler holds often: the API answers 503 ("database is locked") meanwhile."""
+        lock, which the scheduler holds often: the API answers 503 ("database is locked") meanwhile. A 422
+        (the DAG as last parsed cannot be backfilled over these dates) is tried again too, while a
+        re-parse may still change that; its detail is in the error raised at the end."""
         deadline = time.monotonic() + timeout
         while True:
             try:
                 return self.call("POST", "/backfills", attempts=1, json=body)
             except requests.HTTPError as error:
                 status = error.response.status_code if error.response is not None else None
-                if status != 503 or time.monotonic() > deadline:
-                    raise
+                if status not in (422, 503) or time.monotonic() > deadline:
+                    detail = error.response.text[:500] if error.response is not None else ""
+                    raise requests.HTTPError(f"{error}: {detail}", response=error.response) from None
             time.sleep(2)
 
     def wait_for_dag(self, dag_id: str, timeout: float) -> None:
