@@ -489,7 +489,7 @@ def _kill_a_delivering_task(services: Services, run_id: str, timeout: float = 18
     """SIGKILL the process of a running delivery slot once some requests went through; (slot, requests)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if services.receiver.stats()["deliveries"] >= 10:
+        if services.receiver.stats()["deliveries"] >= 2:  # some requests through, the slots still busy
             tis = services.api.call("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/deliver/listMapped"
                                            "?limit=100")["task_instances"]
             for ti in tis:
