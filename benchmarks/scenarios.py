@@ -129,8 +129,9 @@ def enterprise(bench: Bench) -> list[Result]:
     return [_rate_row(name, runs, 0.95 * ENTERPRISE[1] * 100 * 60),
             Result(name, "/api/v2/logs answered 429", "", [m.emulator.get("status_429", 0) for m in runs],
                    Target("<=", 0), error=_errors(runs)),
-            *[Result(name, f"fixed cost: {label}", "s", [c[label] for c in costs if c.get(label) is not None],
-                     decimals=1) for label in FIXED_COSTS]]
+            *[Result(name, f"fixed cost: {label}", "s", values, decimals=1,
+                     text=None if values else "none: the read fitted in read_logs")
+              for label in FIXED_COSTS for values in [[c[label] for c in costs if c.get(label) is not None]]]]
 
 
 FIXED_COSTS = ("trigger → read_logs starts", "read_logs ends → read_more starts", "last delivery → checkpoint")
