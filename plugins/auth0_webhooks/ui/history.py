@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode
 
 from auth0_webhooks.names import DAG_ID, PIPELINE_DAG_PREFIX
 from auth0_webhooks.protocol import REPORT_KEY
+from auth0_webhooks.reporting import human_duration
 
 URL_PREFIX = "/logs-to-webhook"  # where the api-server mounts the page; not /auth...: Airflow reserves those
 PAGE_SIZE = 10
@@ -183,20 +184,8 @@ def show_time(moment: datetime | None) -> str:
 
 
 def show_lag(seconds: float | None) -> str:
-    """A lag as a person reads it: 45 s, 12 min 5 s, 3 h 20 min, 2 d 4 h."""
-    if seconds is None:
-        return MISSING
-    whole = int(round(seconds))
-    days, rest = divmod(whole, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes} min"
-    if minutes:
-        return f"{minutes} min {secs} s"
-    return f"{secs} s"
+    """A lag as a person reads it (reporting.human_duration: 45 s, 12 min 5 s, 3 h 20 min, 2 d 4 h)."""
+    return MISSING if seconds is None else human_duration(seconds)
 
 
 def run_url(base_url: str, dag_id: str, run_id: str) -> str:
